@@ -1,0 +1,22 @@
+//! Everything that touches the CPU or a device register directly: descriptor tables,
+//! exceptions, port I/O, the serial port, the timer, QEMU's debug devices.
+//!
+//! This is one of the two layers (with `mm`) allowed to use `unsafe`; the layers above
+//! call the safe functions exported here.
+
+pub mod cpu;
+pub mod fw_cfg;
+pub mod gdt;
+pub mod idt;
+pub mod qemu;
+pub mod serial;
+pub mod timer;
+
+/// Brings the CPU into the state the rest of the kernel expects: serial console first
+/// (so that everything after it can report), then segments, exceptions and the timer.
+pub fn init() {
+    serial::init();
+    gdt::init();
+    idt::init();
+    timer::init();
+}

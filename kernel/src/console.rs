@@ -1,0 +1,96 @@
+//! The console: `print!`/`println!` and the `log` facade, both on COM1.
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::arch::{serial, timer};
+
+/// Bytes written since boot; the test runner compares it before and after a test to
+/// know whether the test printed anything.
+static BYTES_WRITTEN: AtomicUsize = AtomicUsize::new(0);
+/// Whether the last byte written ended a line.
+static AT_LINE_START: AtomicBool = AtomicBool::new(true);
+
+struct Serial;
+
+impl Write for Serial {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        if let Some(&last) = text.as_bytes().last() {
+            serial::write_bytes(text.as_bytes());
+            BYTES_WRITTEN.fetch_add(text.len(), Ordering::Relaxed);
+            AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+#[doc(hidden)]
+pub fn print_args(args: fmt::Arguments<'_>) {
+    // Writing to the serial port cannot fail.
+    let _ = Serial.write_fmt(args);
+}
+
+/// Prints to the console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => ($crate::console::print_args(format_args!($($arg)*)));
+}
+
+/// Prints to the console, with a newline.
+#[macro_export]
+macro_rules! println {
+    () => ($crate::print!("\n"));
+    ($($arg:tt)*) => ($crate::console::print_args(format_args!("{}\n", format_args!($($arg)*))));
+}
+
+/// Bytes written to the console since boot.
+pub fn bytes_written() -> usize {
+    BYTES_WRITTEN.load(Ordering::Relaxed)
+}
+
+/// Starts a new line unless the cursor is already at the start of one.
+pub fn ensure_line_start() {
+    if !AT_LINE_START.load(Ordering::Relaxed) {
+        print_args(format_args!("\n"));
+    }
+}
+
+/// Makes the console usable from the panic handler, whatever the panicking code held.
+pub fn prepare_for_panic() {
+    serial::unlock_for_panic();
+}
+
+/// The `log` backend: `[seconds.micros] LEVEL target: message`.
+struct Logger;
+
+static LOGGER: Logger = Logger;
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let micros = timer::uptime_ns() / 1000;
+        println!(
+            "[{:5}.{:06}] {:<5} {}: {}",
+            micros / 1_000_000,
+            micros % 1_000_000,
+            record.level(),
+            record.target(),
+            record.args()
+        );
+    }
+
+    fn flush(&self) {}
+}
+
+/// Routes the `log` macros to the console at `level` and above.
+pub fn init_logger(level: log::LevelFilter) {
+    // Fails only if a logger is already set, which then keeps working.
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
+}

@@ -1,0 +1,71 @@
+//! devmem: a small x86_64 kernel for exploring physical memory, kernel memory and I/O
+//! ports through the Unix memory devices.
+//!
+//! Layers, from the bottom: [`arch`] (the only code that touches the CPU and devices),
+//! [`console`] (printing and logging), [`ktest`] (the in-kernel test runner). See
+//! ARCHITECTURE.md at the repository root for the whole map.
+#![no_std]
+#![cfg_attr(test, no_main)]
+#![feature(abi_x86_interrupt)]
+#![feature(custom_test_frameworks)]
+#![test_runner(crate::ktest::runner)]
+#![reexport_test_harness_main = "test_main"]
+// `unsafe` belongs in `arch` (and later `mm`) only; every other module is safe Rust.
+#![deny(unsafe_code)]
+
+// Lets `#[ktest]`, which names `::kernel::ktest`, work inside this crate too.
+#[allow(unused_extern_crates)]
+extern crate self as kernel;
+
+#[allow(unsafe_code)]
+pub mod arch;
+mod banner;
+pub mod console;
+pub mod ktest;
+mod panic;
+
+pub use bootloader_api;
+use bootloader_api::BootInfo;
+use bootloader_api::config::{BootloaderConfig, Mapping};
+
+/// The kernel version, as printed in the boot banner.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What every kernel binary (the kernel, its test kernels) asks of the bootloader: all
+/// of physical memory mapped at an offset the bootloader picks, the kernel at a fixed
+/// address (so gdb knows where its symbols are), and a roomy boot stack.
+pub const BOOTLOADER_CONFIG: BootloaderConfig = {
+    let mut config = BootloaderConfig::new_default();
+    config.mappings.physical_memory = Some(Mapping::Dynamic);
+    config.mappings.kernel_base = Mapping::FixedAddress(ktest_protocol::KERNEL_BASE);
+    config.kernel_stack_size = 256 * 1024;
+    config
+};
+
+/// Brings the kernel up: CPU tables and console first, then the banner. Interrupts
+/// stay disabled; the caller enables them when it is ready.
+pub fn init(boot_info: &'static mut BootInfo) {
+    arch::init();
+    console::init_logger(log::LevelFilter::Info);
+    banner::print(boot_info);
+}
+
+/// Makes the crate it is used in a test kernel: the bootloader entry point, `init`,
+/// then the test harness's `test_main`. The crate needs `#![no_std]`, `#![no_main]`,
+/// `#![feature(custom_test_frameworks)]`, `#![test_runner(kernel::ktest::runner)]` and
+/// `#![reexport_test_harness_main = "test_main"]`.
+#[macro_export]
+macro_rules! test_kernel {
+    () => {
+        $crate::bootloader_api::entry_point!(test_kernel_main, config = &$crate::BOOTLOADER_CONFIG);
+
+        fn test_kernel_main(boot_info: &'static mut $crate::bootloader_api::BootInfo) -> ! {
+            $crate::init(boot_info);
+            test_main();
+            $crate::arch::cpu::halt_forever()
+        }
+    };
+}
+
+#[cfg(test)]
+test_kernel!();

@@ -1,0 +1,14 @@
+//! The kernel binary: boots, prints the banner, and waits.
+#![no_std]
+#![no_main]
+
+use bootloader_api::{BootInfo, entry_point};
+use kernel::arch::cpu;
+
+entry_point!(kernel_main, config = &kernel::BOOTLOADER_CONFIG);
+
+fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
+    kernel::init(boot_info);
+    kernel::println!("No shell yet: this kernel boots, reports and idles. Quit QEMU with Ctrl-A X.");
+    cpu::idle_forever()
+}

@@ -1,0 +1,198 @@
+//! `cargo xtask`: the project's build, run and test driver.
+//!
+//! `run` boots the kernel in QEMU with the serial port on the terminal; `test` runs
+//! the host unit tests, then the kernel's own tests and each integration kernel in
+//! QEMU, and ends with `N passed, M failed`.
+
+mod build;
+mod junit;
+mod ktest;
+mod qemu;
+mod setup;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, boot and test the devmem kernel", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the kernel ELF (for x86_64-unknown-none).
+    Build(BuildArgs),
+    /// Build the kernel and its bootable disk image.
+    Image(ImageArgs),
+    /// Boot the kernel in QEMU, the serial console on this terminal (Ctrl-A X quits).
+    Run(RunArgs),
+    /// Run the host unit tests, then the kernel tests in QEMU.
+    Test(TestArgs),
+    /// Check formatting (rustfmt) and lints (clippy, host and kernel), warnings as errors.
+    Lint,
+}
+
+#[derive(Args, Clone, Copy)]
+struct BuildArgs {
+    /// Build with optimizations (the release profile).
+    #[arg(long)]
+    release: bool,
+}
+
+#[derive(Args)]
+struct ImageArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Make a UEFI (GPT) image instead of a BIOS (MBR) one.
+    #[arg(long)]
+    uefi: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Boot with UEFI firmware (OVMF) instead of the BIOS.
+    #[arg(long)]
+    uefi: bool,
+    /// Start QEMU halted with a gdb stub on tcp::1234 and print the gdb command line.
+    #[arg(long)]
+    gdb: bool,
+    /// Use KVM instead of TCG (often slower on these machines; see README).
+    #[arg(long)]
+    kvm: bool,
+    /// Extra arguments for QEMU, after `--`.
+    #[arg(last = true)]
+    qemu_args: Vec<String>,
+}
+
+#[derive(Args)]
+struct TestArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Only run tests whose name contains this text (host and kernel tests alike).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Kill a QEMU run that prints nothing for this many seconds (a test that hangs with
+    /// interrupts off escapes the kernel's own per-test watchdog).
+    #[arg(long, default_value_t = 120)]
+    idle_timeout: u64,
+    /// Skip the host unit tests.
+    #[arg(long)]
+    kernel_only: bool,
+    /// Print every line the kernels write to the serial port.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Build(args) => cmd_build(args),
+        Command::Image(args) => cmd_image(&args),
+        Command::Run(args) => cmd_run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Lint => cmd_lint(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("xtask: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cmd_build(args: BuildArgs) -> Result<ExitCode> {
+    setup::ensure_toolchain()?;
+    let kernel = build::kernel(args.release)?;
+    println!("{}", kernel.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_image(args: &ImageArgs) -> Result<ExitCode> {
+    setup::ensure_toolchain()?;
+    let kernel = build::kernel(args.build.release)?;
+    let image = build::disk_image(&kernel, args.uefi)?;
+    println!("kernel (with debug info): {}", kernel.display());
+    println!("disk image:               {}", image.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
+    setup::ensure_toolchain()?;
+    setup::ensure_qemu(args.uefi)?;
+    let kernel = build::kernel(args.build.release)?;
+    let image = build::disk_image(&kernel, args.uefi)?;
+    let mut qemu = qemu::Qemu::new(&image, args.uefi, args.kvm);
+    qemu.interactive_console().extra(&args.qemu_args);
+    if args.gdb {
+        qemu.gdb_stub();
+        print_gdb_help(&kernel);
+    } else {
+        eprintln!("xtask: booting {} (Ctrl-A X quits QEMU, Ctrl-A C its monitor)", image.display());
+    }
+    let status = qemu.command().status().map_err(|e| anyhow::anyhow!("starting QEMU: {e}"))?;
+    Ok(qemu::exit_code_of_run(status))
+}
+
+fn cmd_lint() -> Result<ExitCode> {
+    setup::ensure_toolchain()?;
+    let steps: [(&str, &[&str]); 3] = [
+        ("rustfmt", &["fmt", "--all", "--check"]),
+        ("clippy (host crates)", &["clippy", "--all-targets", "--", "-D", "warnings"]),
+        (
+            "clippy (kernels)",
+            &[
+                "clippy",
+                "--package",
+                "kernel",
+                "--package",
+                "kernel-tests",
+                "--target",
+                build::KERNEL_TARGET,
+                "--lib",
+                "--bins",
+                "--tests",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ),
+    ];
+    let mut failed = Vec::new();
+    for (name, args) in steps {
+        eprintln!("xtask: {name}");
+        let status = std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(setup::project_root())
+            .args(args)
+            .status()?;
+        if !status.success() {
+            failed.push(name);
+        }
+    }
+    if failed.is_empty() {
+        eprintln!("xtask: lint clean");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("xtask: lint failed: {}", failed.join(", "));
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn print_gdb_help(kernel: &std::path::Path) {
+    let kernel: PathBuf = kernel.canonicalize().unwrap_or_else(|_| kernel.to_path_buf());
+    eprintln!("xtask: QEMU is halted before the first instruction, waiting for gdb on tcp::1234.");
+    eprintln!("xtask: in another terminal:");
+    eprintln!(
+        "    gdb -ex 'symbol-file {} -o {:#x}' -ex 'target remote :1234' -ex 'break kernel_main' -ex continue",
+        kernel.display(),
+        build::KERNEL_BASE
+    );
+}

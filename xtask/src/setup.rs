@@ -1,0 +1,107 @@
+//! Set-up on a fresh machine: the pinned toolchain's components, and QEMU.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// Where the project lives (xtask's manifest is one level below it).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// The sysroot of the toolchain cargo is running us with (the one rust-toolchain.toml pins).
+fn sysroot() -> Result<PathBuf> {
+    let output = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(project_root())
+        .output()
+        .context("running `rustc --print sysroot`: is rustup installed?")?;
+    if !output.status.success() {
+        bail!("`rustc --print sysroot` failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(PathBuf::from(String::from_utf8(output.stdout)?.trim()))
+}
+
+/// Adds the rustup components and target that rust-toolchain.toml lists, if missing.
+/// (rustup installs them with the toolchain, but not when the toolchain was already
+/// there without them.)
+pub fn ensure_toolchain() -> Result<()> {
+    let sysroot = sysroot()?;
+    let host = sysroot.join("lib/rustlib/x86_64-unknown-linux-gnu");
+    let checks: [(&str, PathBuf); 5] = [
+        ("rust-src", sysroot.join("lib/rustlib/src/rust/library")),
+        ("llvm-tools", host.join("bin/llvm-objcopy")),
+        ("rustfmt", sysroot.join("bin/rustfmt")),
+        ("clippy", sysroot.join("bin/cargo-clippy")),
+        ("target x86_64-unknown-none", sysroot.join("lib/rustlib/x86_64-unknown-none/lib")),
+    ];
+    let missing: Vec<&str> =
+        checks.iter().filter(|(_, path)| !path.exists()).map(|(name, _)| *name).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: the toolchain lacks {}; installing it with rustup (about 30 s)...", missing.join(", "));
+    // `rustup toolchain install` in the project reads rust-toolchain.toml and adds
+    // whatever it lists that is missing.
+    let status = Command::new("rustup")
+        .args(["toolchain", "install"])
+        .current_dir(project_root())
+        .status()
+        .context("running rustup")?;
+    if !status.success() {
+        bail!("`rustup toolchain install` failed; run it in {} by hand", project_root().display());
+    }
+    Ok(())
+}
+
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join(program)).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|path| path.is_file())
+}
+
+/// Locations where Debian's `ovmf` package puts the UEFI firmware.
+const OVMF_PATHS: [&str; 3] =
+    ["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF.fd", "/usr/share/qemu/OVMF.fd"];
+
+/// The OVMF firmware image, if installed.
+pub fn ovmf() -> Option<PathBuf> {
+    OVMF_PATHS.iter().map(PathBuf::from).find(|path| path.is_file())
+}
+
+/// Makes sure `qemu-system-x86_64` (and OVMF for UEFI boots) is installed: with apt-get
+/// when running as root on Debian, otherwise by telling the user the command.
+pub fn ensure_qemu(uefi: bool) -> Result<()> {
+    let mut packages = Vec::new();
+    if find_in_path("qemu-system-x86_64").is_none() {
+        packages.push("qemu-system-x86");
+    }
+    if uefi && ovmf().is_none() {
+        packages.push("ovmf");
+    }
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let command = format!("apt-get update && apt-get install -y {}", packages.join(" "));
+    let is_root =
+        Command::new("id").arg("-u").output().map(|o| o.stdout.trim_ascii() == b"0").unwrap_or(false);
+    let is_debian = Path::new("/etc/debian_version").exists();
+    if !(is_root && is_debian) {
+        bail!("{} is not installed; install it with:\n    sudo sh -c '{command}'", packages.join(" and "));
+    }
+    eprintln!("xtask: {} missing; installing it: {command} (about a minute)", packages.join(" and "));
+    for args in [vec!["update"], [&["install", "-y"][..], &packages].concat()] {
+        let status = Command::new("apt-get")
+            .args(&args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("running apt-get")?;
+        if !status.success() {
+            bail!("`apt-get {}` failed", args.join(" "));
+        }
+    }
+    Ok(())
+}
