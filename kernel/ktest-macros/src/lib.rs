@@ -1,6 +1,6 @@
 //! `#[ktest]`: registers a function as an in-kernel test.
 //!
-//! ```ignore
+//! ```text
 //! #[ktest]
 //! fn frames_are_unique() { ... }
 //!
