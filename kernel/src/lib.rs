@@ -17,11 +17,15 @@
 #[allow(unused_extern_crates)]
 extern crate self as kernel;
 
+extern crate alloc;
+
 #[allow(unsafe_code)]
 pub mod arch;
 mod banner;
 pub mod console;
 pub mod ktest;
+#[allow(unsafe_code)]
+pub mod mm;
 mod panic;
 
 pub use bootloader_api;
@@ -32,11 +36,11 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// What every kernel binary (the kernel, its test kernels) asks of the bootloader: all
-/// of physical memory mapped at an offset the bootloader picks, the kernel at a fixed
+/// of physical memory mapped at DIRECT_MAP_BASE, the kernel at a fixed
 /// address (so gdb knows where its symbols are), and a roomy boot stack.
 pub const BOOTLOADER_CONFIG: BootloaderConfig = {
     let mut config = BootloaderConfig::new_default();
-    config.mappings.physical_memory = Some(Mapping::Dynamic);
+    config.mappings.physical_memory = Some(Mapping::FixedAddress(mm::layout::DIRECT_MAP_BASE));
     config.mappings.kernel_base = Mapping::FixedAddress(ktest_protocol::KERNEL_BASE);
     config.kernel_stack_size = 256 * 1024;
     config
@@ -47,6 +51,11 @@ pub const BOOTLOADER_CONFIG: BootloaderConfig = {
 pub fn init(boot_info: &'static mut BootInfo) {
     arch::init();
     console::init_logger(log::LevelFilter::Info);
+    if arch::pat::program().is_none() {
+        log::warn!("no PAT on this CPU: every mapping is write-back");
+    }
+    let boot_info: &'static BootInfo = boot_info;
+    mm::init(boot_info);
     banner::print(boot_info);
 }
 

@@ -1,6 +1,9 @@
 //! Small CPU operations used across the kernel.
 
-use x86_64::instructions::{hlt, interrupts};
+use x86_64::VirtAddr;
+use x86_64::instructions::{hlt, interrupts, tlb};
+use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+use x86_64::registers::model_specific::{Efer, EferFlags};
 
 /// Halts forever with interrupts off: the end of the line when there is nothing else to do.
 pub fn halt_forever() -> ! {
@@ -54,4 +57,68 @@ pub fn reset_by_triple_fault() -> ! {
         x86_64::instructions::tables::lidt(&empty);
         core::arch::asm!("ud2", options(noreturn));
     }
+}
+
+/// Makes the kernel honour page protections: CR0.WP (read-only pages stay read-only for
+/// the kernel too) and EFER.NXE (the no-execute bit is obeyed).
+pub fn enable_protection_features() {
+    // SAFETY: both only make the CPU stricter about mappings the kernel already made with
+    // the intended permissions (the bootloader maps code read-only and data no-execute).
+    unsafe {
+        Cr0::update(|flags| flags.insert(Cr0Flags::WRITE_PROTECT));
+        Efer::update(|flags| flags.insert(EferFlags::NO_EXECUTE_ENABLE));
+    }
+}
+
+/// Invalidates the TLB entry for the page containing `address` (INVLPG).
+pub fn flush_tlb_page(address: u64) {
+    tlb::flush(VirtAddr::new_truncate(address));
+}
+
+/// Invalidates every TLB entry, global ones included (toggling CR4.PGE does that; a
+/// CR3 reload alone keeps global entries).
+pub fn flush_tlb_all() {
+    without_interrupts(|| {
+        let flags = Cr4::read();
+        if flags.contains(Cr4Flags::PAGE_GLOBAL) {
+            // SAFETY: clearing and restoring PGE changes no translation; it only drops
+            // cached ones.
+            unsafe {
+                Cr4::write(flags - Cr4Flags::PAGE_GLOBAL);
+                Cr4::write(flags);
+            }
+        } else {
+            tlb::flush_all();
+        }
+    });
+}
+
+/// Writes back and invalidates all caches (WBINVD).
+pub fn write_back_and_invalidate_caches() {
+    // SAFETY: WBINVD writes dirty lines back before invalidating, so no data is lost.
+    unsafe { core::arch::asm!("wbinvd", options(nostack, preserves_flags)) };
+}
+
+/// Runs `f` in the state the SDM requires for changing memory types (Vol. 3A, 11.11.8):
+/// interrupts off, caching disabled (CR0.CD=1, NW=0), caches written back, TLBs
+/// flushed; afterwards caches and TLBs are flushed again and CR0 restored.
+pub fn with_caches_disabled<R>(f: impl FnOnce() -> R) -> R {
+    without_interrupts(|| {
+        let cr0 = Cr0::read();
+        // SAFETY: disabling the caches is always allowed and only slows memory down.
+        unsafe { Cr0::write((cr0 | Cr0Flags::CACHE_DISABLE) - Cr0Flags::NOT_WRITE_THROUGH) };
+        write_back_and_invalidate_caches();
+        flush_tlb_all();
+        let result = f();
+        write_back_and_invalidate_caches();
+        flush_tlb_all();
+        // SAFETY: restores the caller's CR0.
+        unsafe { Cr0::write(cr0) };
+        result
+    })
+}
+
+/// The physical address of the active top-level page table (CR3).
+pub fn page_table_root() -> u64 {
+    x86_64::registers::control::Cr3::read().0.start_address().as_u64()
 }

@@ -10,8 +10,7 @@ use spin::Lazy;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
-use super::gdt;
-use super::timer;
+use super::{extable, gdt, timer};
 
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
     let mut idt = InterruptDescriptorTable::new();
@@ -170,7 +169,6 @@ fatal_handlers_with_code! {
     invalid_tss => "#TS", "INVALID TSS", 10;
     segment_not_present => "#NP", "SEGMENT NOT PRESENT", 11;
     stack_segment_fault => "#SS", "STACK-SEGMENT FAULT", 12;
-    general_protection_fault => "#GP", "GENERAL PROTECTION FAULT", 13;
     alignment_check => "#AC", "ALIGNMENT CHECK", 17;
     control_protection => "#CP", "CONTROL PROTECTION EXCEPTION", 21;
     vmm_communication => "#VC", "VMM COMMUNICATION EXCEPTION", 29;
@@ -199,7 +197,25 @@ extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
     })
 }
 
-extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, error_code: PageFaultErrorCode) {
+/// A non-canonical address raises #GP, not #PF: fault-safe accesses recover from both.
+extern "x86-interrupt" fn general_protection_fault(mut frame: InterruptStackFrame, error_code: u64) {
+    if extable::fixup(&mut frame) {
+        return;
+    }
+    fatal(ExceptionReport {
+        mnemonic: "#GP",
+        name: "GENERAL PROTECTION FAULT",
+        vector: 13,
+        frame: &frame,
+        error_code: Some(error_code),
+        page_fault: None,
+    })
+}
+
+extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, error_code: PageFaultErrorCode) {
+    if extable::fixup(&mut frame) {
+        return;
+    }
     fatal(ExceptionReport {
         mnemonic: "#PF",
         name: "PAGE FAULT",

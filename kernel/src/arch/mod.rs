@@ -5,9 +5,12 @@
 //! call the safe functions exported here.
 
 pub mod cpu;
+pub mod cpuid;
+pub mod extable;
 pub mod fw_cfg;
 pub mod gdt;
 pub mod idt;
+pub mod pat;
 pub mod qemu;
 pub mod serial;
 pub mod timer;
@@ -18,5 +21,6 @@ pub fn init() {
     serial::init();
     gdt::init();
     idt::init();
+    cpu::enable_protection_features();
     timer::init();
 }

@@ -1,0 +1,154 @@
+//! The physical frame allocator: a hierarchical bitmap (`mm_core::frames`) over the
+//! frames the bootloader left usable, O(log64 n) per allocation and free.
+
+use bootloader_api::BootInfo;
+use bootloader_api::info::MemoryRegionKind;
+use mm_core::frames::{FrameBitmap, FrameError};
+use spin::Mutex;
+
+use super::{PAGE_SIZE, phys_to_virt};
+
+static FRAMES: Mutex<Option<FrameBitmap<'static>>> = Mutex::new(None);
+
+/// Frames below 1 MiB are never handed out: the BIOS data area, the EBDA and the
+/// option ROMs live there, and /dev/mem users look at them.
+const FIRST_ALLOCATABLE: u64 = 0x10_0000;
+
+/// Counts for reports and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameStats {
+    /// Frames the allocator manages (usable RAM above 1 MiB, less its own bitmap).
+    pub managed: u64,
+    pub free: u64,
+}
+
+impl FrameStats {
+    pub const fn used(&self) -> u64 {
+        self.managed - self.free
+    }
+}
+
+static MANAGED: spin::Once<u64> = spin::Once::new();
+
+pub(super) fn init(boot_info: &BootInfo) {
+    let usable = || {
+        boot_info.memory_regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable).map(|r| {
+            let start = r.start.max(FIRST_ALLOCATABLE).next_multiple_of(PAGE_SIZE);
+            let end = r.end & !(PAGE_SIZE - 1);
+            (start, end.max(start))
+        })
+    };
+    let top = usable().map(|(_, end)| end).max().unwrap_or(0);
+    let frames = top / PAGE_SIZE;
+    let words = FrameBitmap::storage_words(frames);
+    let bytes = (words * 8) as u64;
+    let storage_frames = bytes.div_ceil(PAGE_SIZE);
+    let Some((storage, _)) = usable().find(|(start, end)| end - start >= storage_frames * PAGE_SIZE) else {
+        panic!("no usable region can hold the frame bitmap ({bytes} bytes)");
+    };
+    // SAFETY: [storage, storage + bytes) is usable RAM that nothing else owns: the
+    // bootloader reported it free, and the bitmap below marks its frames used forever.
+    let words_slice = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(storage) as *mut u64, words) };
+    let mut bitmap = FrameBitmap::new(words_slice, frames);
+    let mut managed = 0;
+    for (start, end) in usable() {
+        for frame in (start / PAGE_SIZE)..(end / PAGE_SIZE) {
+            let phys = frame * PAGE_SIZE;
+            if (storage..storage + storage_frames * PAGE_SIZE).contains(&phys) {
+                continue;
+            }
+            if bitmap.free(frame).is_ok() {
+                managed += 1;
+            }
+        }
+    }
+    MANAGED.call_once(|| managed);
+    *FRAMES.lock() = Some(bitmap);
+}
+
+fn with_bitmap<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
+    let mut guard = FRAMES.lock();
+    f(guard.as_mut().expect("mm::init has set up the frame allocator"))
+}
+
+/// A free frame's physical address, now in use; `None` when memory is exhausted.
+pub fn allocate() -> Option<u64> {
+    with_bitmap(|bitmap| bitmap.allocate()).map(|frame| frame * PAGE_SIZE)
+}
+
+/// A free frame filled with zeros.
+pub fn allocate_zeroed() -> Option<u64> {
+    let phys = allocate()?;
+    // SAFETY: the frame was just allocated, so nothing else refers to it; the direct map
+    // covers it.
+    unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };
+    Some(phys)
+}
+
+/// Returns a frame to the allocator. Errors (and changes nothing) for a frame it does
+/// not manage or that is already free.
+pub fn free(phys: u64) -> Result<(), FrameError> {
+    if !phys.is_multiple_of(PAGE_SIZE) || phys < FIRST_ALLOCATABLE {
+        return Err(FrameError::OutOfRange);
+    }
+    with_bitmap(|bitmap| bitmap.free(phys / PAGE_SIZE))
+}
+
+/// Whether the frame at `phys` is free.
+pub fn is_free(phys: u64) -> bool {
+    with_bitmap(|bitmap| bitmap.is_free(phys / PAGE_SIZE))
+}
+
+pub fn stats() -> FrameStats {
+    FrameStats {
+        managed: MANAGED.get().copied().unwrap_or(0),
+        free: with_bitmap(|bitmap| bitmap.free_count()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ktest::ktest;
+    use alloc::vec::Vec;
+
+    #[ktest]
+    fn frames_are_never_handed_out_twice_and_all_come_back() {
+        let before = stats();
+        let mut taken: Vec<u64> = (0..4000).map(|_| allocate().expect("a free frame")).collect();
+        assert_eq!(stats().free, before.free - 4000);
+        for &phys in &taken {
+            assert_eq!(phys % PAGE_SIZE, 0);
+            assert!(phys >= FIRST_ALLOCATABLE, "{phys:#x} is below 1 MiB");
+            assert!(crate::mm::physmap::map().page_is_ram(phys), "{phys:#x} is not RAM");
+            assert!(!is_free(phys));
+        }
+        taken.sort_unstable();
+        let count = taken.len();
+        taken.dedup();
+        assert_eq!(taken.len(), count, "a frame was handed out twice");
+        for &phys in &taken {
+            free(phys).unwrap();
+        }
+        assert_eq!(stats(), before);
+    }
+
+    #[ktest]
+    fn bad_frees_are_refused() {
+        let phys = allocate().unwrap();
+        free(phys).unwrap();
+        assert_eq!(free(phys), Err(FrameError::AlreadyFree));
+        assert_eq!(free(phys + 1), Err(FrameError::OutOfRange));
+        assert_eq!(free(0x1000), Err(FrameError::OutOfRange), "the first MiB is never managed");
+        assert_eq!(free(1 << 50), Err(FrameError::OutOfRange));
+    }
+
+    #[ktest]
+    fn the_bitmap_itself_is_not_free() {
+        // The bitmap's storage is in use and counted out of `managed`.
+        let stats = stats();
+        assert!(stats.managed > 0 && stats.free <= stats.managed);
+        let map = crate::mm::physmap::map();
+        assert!(stats.managed * PAGE_SIZE < map.ram_bytes());
+    }
+}

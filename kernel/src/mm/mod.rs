@@ -1,0 +1,45 @@
+//! Memory management: the physical memory map, frames, page tables with memory types,
+//! the mapping window, the heap and fault-safe copies.
+//!
+//! With `arch`, the only layer allowed `unsafe`: it is where raw pointers into the
+//! direct map are made. The rules it follows (PTE layout, PAT encoding, the frame
+//! bitmap, region classification) are in the host-tested `mm-core` crate.
+
+pub mod frames;
+pub mod heap;
+pub mod layout;
+pub mod nofault;
+pub mod paging;
+pub mod physmap;
+pub mod query;
+pub mod window;
+
+use bootloader_api::BootInfo;
+pub use mm_core::PAGE_SIZE;
+pub use mm_core::memtype::{MemoryType, PageSize};
+
+use layout::DIRECT_MAP_BASE;
+
+/// Brings memory management up, in dependency order. Needs `arch::init` first (the
+/// page-fault handler, and the PAT already programmed).
+pub fn init(boot_info: &'static BootInfo) {
+    let offset = boot_info.physical_memory_offset.into_option();
+    assert_eq!(offset, Some(DIRECT_MAP_BASE), "the bootloader must map physical memory at DIRECT_MAP_BASE");
+    physmap::init(boot_info);
+    frames::init(boot_info);
+    heap::init();
+}
+
+/// The direct-map address of physical address `phys`.
+pub const fn phys_to_virt(phys: u64) -> u64 {
+    DIRECT_MAP_BASE + phys
+}
+
+/// The physical memory [phys, phys+len) as a byte slice, through the direct map.
+/// For memory that the kernel only reads and nothing else writes: the kernel ELF file
+/// and the bootloader's tables.
+fn direct_map_slice(phys: u64, len: u64) -> &'static [u8] {
+    // SAFETY: callers pass ranges inside RAM that the bootloader filled and nobody
+    // writes afterwards; the direct map covers all of it.
+    unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, len as usize) }
+}

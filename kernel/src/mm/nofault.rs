@@ -1,0 +1,176 @@
+//! Fault-safe copies to and from kernel virtual addresses: a bad address gives `EFAULT`
+//! instead of a crash (Linux's `copy_from_kernel_nofault`). The mechanism, an exception
+//! table the fault handlers consult, is in `arch::extable`.
+
+use errno::Errno;
+
+use super::query;
+use crate::arch::extable;
+pub use crate::arch::extable::Width;
+
+/// A copy that stopped at a fault after moving `copied` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub copied: usize,
+}
+
+impl From<Fault> for Errno {
+    fn from(_: Fault) -> Self {
+        Errno::EFAULT
+    }
+}
+
+/// Copies `dst.len()` bytes from kernel virtual address `src`, which may be unmapped or
+/// non-canonical.
+pub fn read_kernel(src: u64, dst: &mut [u8]) -> Result<(), Fault> {
+    // SAFETY: `dst` is an exclusive buffer of the right length; `src` is read only, and
+    // a fault is caught by the exception table.
+    let copied = unsafe { extable::copy_nofault(dst.as_mut_ptr(), src as *const u8, dst.len()) };
+    if copied == dst.len() { Ok(()) } else { Err(Fault { copied }) }
+}
+
+/// Reads one naturally aligned value of `width` at `address` with a single access of that
+/// width, as device registers need. `None` if the address is misaligned, unmapped or
+/// faults. Device reads can have side effects: the caller asked for this register.
+pub fn read_width(address: u64, width: Width) -> Option<u64> {
+    if !address.is_multiple_of(width.bytes() as u64) {
+        return None;
+    }
+    // SAFETY: aligned (checked above); any fault is caught by the exception table; no
+    // Rust reference is created to the memory read.
+    unsafe { extable::read_nofault(address, width) }
+}
+
+/// Writes one naturally aligned value of `width` at `address` with a single access. Pages
+/// that are unmapped or read-only are refused (`false`) before the write.
+pub fn write_width(address: u64, width: Width, value: u64) -> bool {
+    if !address.is_multiple_of(width.bytes() as u64)
+        || !query::query(address).is_some_and(|page| page.writable)
+    {
+        return false;
+    }
+    // SAFETY: aligned and mapped writable (checked above); the hazard of writing memory
+    // the kernel uses is the one `write_kernel` documents.
+    unsafe { extable::write_nofault(address, width, value) }
+}
+
+/// Copies `src` to kernel virtual address `dst`: the primitive behind writes to
+/// `/dev/kmem`, which exist to change kernel memory. Pages that are unmapped or mapped
+/// read-only are refused before any byte is written to them (write protection is never
+/// bypassed), and a fault during the copy stops it.
+///
+/// Writing over memory the kernel is using can break it; that is the nature of kmem,
+/// and why only root may open it for writing.
+pub fn write_kernel(dst: u64, src: &[u8]) -> Result<(), Fault> {
+    let mut copied = 0;
+    while copied < src.len() {
+        let at = dst.wrapping_add(copied as u64);
+        let page_end = (at | 0xfff).wrapping_add(1);
+        let chunk = ((page_end.wrapping_sub(at)) as usize).min(src.len() - copied);
+        if !query::query(at).is_some_and(|page| page.writable) {
+            return Err(Fault { copied });
+        }
+        // SAFETY: the page is mapped writable; the chunk stays inside it. Rust code may
+        // hold references into it: that is the documented hazard of kmem writes, taken
+        // deliberately by a privileged caller. Faults are caught by the exception table.
+        let moved = unsafe { extable::copy_nofault(at as *mut u8, src[copied..].as_ptr(), chunk) };
+        copied += moved;
+        if moved < chunk {
+            return Err(Fault { copied });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ktest::ktest;
+    use crate::mm::layout::{DIRECT_MAP_BASE, HEAP_BASE, KERNEL_BASE, WINDOW_BASE};
+
+    fn next(state: &mut u64) -> u64 {
+        *state ^= *state >> 12;
+        *state ^= *state << 25;
+        *state ^= *state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    #[ktest(timeout = 60)]
+    fn random_kernel_addresses_fail_exactly_where_the_walk_says_unmapped() {
+        let mut state = 0x005e_ed0f_da7a_u64;
+        let (mut mapped, mut unmapped, mut non_canonical) = (0u32, 0u32, 0u32);
+        for _ in 0..10_000 {
+            let r = next(&mut state);
+            let address = match r % 6 {
+                // Anywhere at all: mostly non-canonical.
+                0 => next(&mut state),
+                // Anywhere in the kernel half.
+                1 => 0xffff_8000_0000_0000 | next(&mut state),
+                // Near what is mapped: the direct map, the kernel image, the heap, the window.
+                2 => DIRECT_MAP_BASE + next(&mut state) % (1 << 40),
+                3 => KERNEL_BASE + next(&mut state) % (8 << 20),
+                4 => HEAP_BASE + next(&mut state) % (8 << 20),
+                _ => WINDOW_BASE + next(&mut state) % (1 << 30),
+            };
+            // Up to 8 bytes, not crossing into the next page.
+            let room = 4096 - (address & 0xfff);
+            let len = ((r >> 8) % 8 + 1).min(room) as usize;
+            let mut buf = [0u8; 8];
+            let expected = query::query(address).is_some();
+            let result = read_kernel(address, &mut buf[..len]);
+            assert_eq!(
+                result.is_ok(),
+                expected,
+                "address {address:#x}: walk says mapped={expected}, copy gave {result:?}"
+            );
+            if let Err(fault) = result {
+                assert_eq!(fault.copied, 0, "{address:#x}");
+            }
+            match (
+                expected,
+                crate::mm::paging::translate(address).is_some() || mm_core::pte::is_canonical(address),
+            ) {
+                (true, _) => mapped += 1,
+                (false, true) => unmapped += 1,
+                (false, false) => non_canonical += 1,
+            }
+        }
+        // Each kind must really have been exercised.
+        assert!(
+            mapped > 1000 && unmapped > 1000 && non_canonical > 500,
+            "{mapped} {unmapped} {non_canonical}"
+        );
+        crate::println!("{mapped} mapped, {unmapped} unmapped, {non_canonical} non-canonical");
+    }
+
+    #[ktest]
+    fn a_copy_across_into_an_unmapped_page_reports_the_bytes_moved() {
+        // The heap's end is followed by unmapped space (the heap only grows upward).
+        let end = HEAP_BASE + crate::mm::heap::stats().size;
+        assert!(query::query(end).is_none());
+        let mut buf = [0u8; 32];
+        assert_eq!(read_kernel(end - 10, &mut buf), Err(Fault { copied: 10 }));
+    }
+
+    #[ktest]
+    fn writes_never_bypass_write_protection() {
+        let code = writes_never_bypass_write_protection as *const () as u64;
+        let page = query::query(code).expect("kernel code is mapped");
+        assert!(!page.writable && page.executable && page.ram);
+        let mut before = [0u8; 16];
+        read_kernel(code, &mut before).unwrap();
+        assert_eq!(write_kernel(code, &[0xcc; 16]), Err(Fault { copied: 0 }));
+        let mut after = [0u8; 16];
+        read_kernel(code, &mut after).unwrap();
+        assert_eq!(before, after);
+        assert_eq!(write_kernel(0x8000_0000_0000_0000, &[1]), Err(Fault { copied: 0 }));
+    }
+
+    #[ktest]
+    fn a_write_reaches_memory() {
+        let mut target = alloc::boxed::Box::new([0u8; 64]);
+        let address = target.as_mut_ptr() as u64;
+        write_kernel(address + 3, b"devmem").unwrap();
+        assert_eq!(&target[3..9], b"devmem");
+    }
+}

@@ -1,0 +1,390 @@
+//! The kernel's page tables: map, unmap, translate, split large pages, change memory
+//! types. Entries are built by `mm_core::pte`; this module reads and writes them
+//! through the direct map and keeps the TLB coherent.
+
+use mm_core::memtype::{MemoryType, PageSize};
+use mm_core::pte::{self, Attributes, ENTRIES, Entry, Level};
+use spin::Mutex;
+
+use super::{frames, phys_to_virt};
+use crate::arch::cpu;
+
+/// Serializes changes to the page tables. Lookups do not take it: tables are never
+/// freed, so a walk only ever sees valid tables.
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Why a page-table change was refused. Nothing was changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    NonCanonical,
+    /// The address is not aligned to the page size.
+    Unaligned,
+    /// Something is already mapped there.
+    AlreadyMapped,
+    NotMapped,
+    /// No frame for a new page table.
+    OutOfFrames,
+}
+
+impl From<MapError> for errno::Errno {
+    fn from(error: MapError) -> Self {
+        match error {
+            MapError::NonCanonical | MapError::NotMapped => errno::Errno::EFAULT,
+            MapError::Unaligned => errno::Errno::EINVAL,
+            MapError::AlreadyMapped => errno::Errno::EEXIST,
+            MapError::OutOfFrames => errno::Errno::ENOMEM,
+        }
+    }
+}
+
+/// Where a virtual address leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Translation {
+    /// The physical address of the byte at the virtual address.
+    pub phys: u64,
+    /// The size of the leaf that maps it.
+    pub size: PageSize,
+    /// The leaf entry itself.
+    pub entry: Entry,
+    pub attributes: Attributes,
+}
+
+fn read(table: u64, index: usize) -> Entry {
+    debug_assert!(index < ENTRIES);
+    // SAFETY: `table` is the physical address of a page table (CR3 or a present
+    // non-leaf entry), which the direct map covers; a table holds 512 entries.
+    Entry(unsafe { (phys_to_virt(table) as *const u64).add(index).read_volatile() })
+}
+
+fn write(table: u64, index: usize, entry: Entry) {
+    debug_assert!(index < ENTRIES);
+    // SAFETY: as in `read`; the caller holds LOCK, so no other writer races, and the
+    // CPU's own accessed/dirty updates to a leaf being replaced do not matter.
+    unsafe { (phys_to_virt(table) as *mut u64).add(index).write_volatile(entry.0) }
+}
+
+/// The leaf entry for `va`: its table, index, level; `None` if unmapped.
+fn find_leaf(va: u64) -> Option<(u64, usize, Level)> {
+    if !pte::is_canonical(va) {
+        return None;
+    }
+    let mut table = cpu::page_table_root();
+    let mut level = Level::Pml4;
+    loop {
+        let index = pte::table_index(va, level);
+        let entry = read(table, index);
+        if !entry.is_present() {
+            return None;
+        }
+        if entry.is_leaf(level) {
+            return Some((table, index, level));
+        }
+        table = entry.table_address();
+        level = level.next()?;
+    }
+}
+
+/// Walks the page tables for `va`.
+pub fn translate(va: u64) -> Option<Translation> {
+    let (table, index, level) = find_leaf(va)?;
+    let entry = read(table, index);
+    let size = level.leaf_size()?;
+    Some(Translation {
+        phys: entry.frame(size) + (va & (size.bytes() - 1)),
+        size,
+        entry,
+        attributes: entry.attributes(size),
+    })
+}
+
+/// Invalidates the TLB for a leaf of `size` at `va`.
+fn flush(va: u64, size: PageSize) {
+    match size {
+        PageSize::Size4K => cpu::flush_tlb_page(va),
+        _ => cpu::flush_tlb_all(),
+    }
+}
+
+/// Maps the `size` page at `va` to the frame at `phys`, creating page tables as needed.
+pub fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result<(), MapError> {
+    if !pte::is_canonical(va) {
+        return Err(MapError::NonCanonical);
+    }
+    if !va.is_multiple_of(size.bytes()) || !phys.is_multiple_of(size.bytes()) {
+        return Err(MapError::Unaligned);
+    }
+    let _guard = LOCK.lock();
+    let leaf_level = Level::of_leaf(size);
+    let mut table = cpu::page_table_root();
+    let mut level = Level::Pml4;
+    while level != leaf_level {
+        let index = pte::table_index(va, level);
+        let entry = read(table, index);
+        table = if !entry.is_present() {
+            let new = frames::allocate_zeroed().ok_or(MapError::OutOfFrames)?;
+            write(table, index, Entry::table(new));
+            new
+        } else if entry.is_leaf(level) {
+            return Err(MapError::AlreadyMapped);
+        } else {
+            entry.table_address()
+        };
+        level = level.next().ok_or(MapError::AlreadyMapped)?;
+    }
+    let index = pte::table_index(va, leaf_level);
+    if read(table, index).is_present() {
+        return Err(MapError::AlreadyMapped);
+    }
+    write(table, index, Entry::leaf(phys, size, attributes));
+    flush(va, size);
+    Ok(())
+}
+
+/// Removes the mapping of the `size` page at `va`, splitting a larger page around it
+/// first. Returns the entry that was removed. Page tables left empty are freed.
+pub fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
+    if !pte::is_canonical(va) {
+        return Err(MapError::NonCanonical);
+    }
+    if !va.is_multiple_of(size.bytes()) {
+        return Err(MapError::Unaligned);
+    }
+    split(va, size)?;
+    let _guard = LOCK.lock();
+    // The tables from the root down to the leaf, with the index used in each.
+    let mut path = [(0u64, 0usize); 4];
+    let mut depth = 0;
+    let mut table = cpu::page_table_root();
+    let mut level = Level::Pml4;
+    loop {
+        let index = pte::table_index(va, level);
+        path[depth] = (table, index);
+        depth += 1;
+        let entry = read(table, index);
+        if !entry.is_present() {
+            return Err(MapError::NotMapped);
+        }
+        if entry.is_leaf(level) {
+            break;
+        }
+        table = entry.table_address();
+        level = level.next().ok_or(MapError::NotMapped)?;
+    }
+    if level != Level::of_leaf(size) {
+        // A smaller page maps va: unmapping a larger one would take several entries.
+        return Err(MapError::Unaligned);
+    }
+    let (leaf_table, leaf_index) = path[depth - 1];
+    let entry = read(leaf_table, leaf_index);
+    write(leaf_table, leaf_index, Entry::EMPTY);
+    flush(va, size);
+    // Free the tables this left empty, bottom up (never the root).
+    for d in (1..depth).rev() {
+        let (table, _) = path[d];
+        if (0..ENTRIES).any(|i| read(table, i).is_present()) {
+            break;
+        }
+        let (parent, parent_index) = path[d - 1];
+        write(parent, parent_index, Entry::EMPTY);
+        // Drop any cached pointer to the table before its frame can be reused.
+        cpu::flush_tlb_all();
+        // Tables the bootloader made are not the allocator's; they stay unlinked.
+        let _ = frames::free(table);
+    }
+    Ok(entry)
+}
+
+/// Makes sure the leaf mapping `va` is no larger than `target`, splitting 1 GiB and
+/// 2 MiB pages into 512 pages of the next size down with the same frames and
+/// attributes. Does nothing when `va` is unmapped or already mapped small enough.
+pub fn split(va: u64, target: PageSize) -> Result<(), MapError> {
+    let _guard = LOCK.lock();
+    while let Some((table, index, level)) = find_leaf(va) {
+        let Some(size) = level.leaf_size() else { break };
+        if size <= target {
+            break;
+        }
+        let leaf = read(table, index);
+        let new = frames::allocate().ok_or(MapError::OutOfFrames)?;
+        for i in 0..ENTRIES {
+            let child = pte::split_entry(leaf, size, i).ok_or(MapError::Unaligned)?;
+            write(new, i, child);
+        }
+        write(table, index, Entry::table(new));
+        // The SDM (Vol. 3A, 4.10.4.4) wants no stale large-page TLB entry alongside
+        // the new small ones.
+        cpu::flush_tlb_all();
+    }
+    Ok(())
+}
+
+/// Gives every page of [va, va+len) the memory type `memtype`, splitting large pages
+/// that straddle the edges. Unmapped pages in the range are an error (`NotMapped`), found
+/// before anything changes.
+pub fn set_memtype(va: u64, len: u64, memtype: MemoryType) -> Result<(), MapError> {
+    const SMALL: u64 = PageSize::Size4K.bytes();
+    let start = va & !(SMALL - 1);
+    let end = va
+        .checked_add(len)
+        .and_then(|end| end.checked_next_multiple_of(SMALL))
+        .ok_or(MapError::NonCanonical)?;
+    let mut page = start;
+    while page < end {
+        let translation = translate(page).ok_or(MapError::NotMapped)?;
+        page = (page | (translation.size.bytes() - 1)).saturating_add(1);
+    }
+    let mut page = start;
+    while page < end {
+        let size = translate(page).ok_or(MapError::NotMapped)?.size;
+        let leaf_start = page & !(size.bytes() - 1);
+        if let Some(smaller) = size.smaller()
+            && (leaf_start < start || leaf_start + size.bytes() > end)
+        {
+            // The large leaf reaches outside the range: split it and look again.
+            split(page, smaller)?;
+            continue;
+        }
+        let _guard = LOCK.lock();
+        let (table, index, _) = find_leaf(page).ok_or(MapError::NotMapped)?;
+        write(table, index, read(table, index).with_memtype(size, memtype));
+        flush(leaf_start, size);
+        page = leaf_start + size.bytes();
+    }
+    Ok(())
+}
+
+/// Removes every mapping in [va, va+len) (whole pages), splitting large pages that
+/// straddle the edges. Returns the number of bytes that were mapped. Unmapped holes in
+/// the range are skipped.
+pub fn unmap_range(va: u64, len: u64) -> Result<u64, MapError> {
+    const SMALL: u64 = PageSize::Size4K.bytes();
+    if !va.is_multiple_of(SMALL) {
+        return Err(MapError::Unaligned);
+    }
+    let end = va
+        .checked_add(len)
+        .and_then(|end| end.checked_next_multiple_of(SMALL))
+        .ok_or(MapError::NonCanonical)?;
+    let mut removed = 0;
+    let mut page = va;
+    while page < end {
+        let Some(translation) = translate(page) else {
+            page += SMALL;
+            continue;
+        };
+        let size = translation.size;
+        let leaf_start = page & !(size.bytes() - 1);
+        if leaf_start < va || leaf_start + size.bytes() > end {
+            split(page, size.smaller().unwrap_or(PageSize::Size4K))?;
+            continue;
+        }
+        unmap(leaf_start, size)?;
+        removed += size.bytes();
+        page = leaf_start + size.bytes();
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ktest::ktest;
+    use crate::mm::layout::WINDOW_BASE;
+    use mm_core::memtype::{ALL_MEMORY_TYPES, PAT_4K, PAT_LARGE, PCD, PWT, cache_bits};
+
+    /// A 1 GiB-aligned stretch of the window far from what `map_phys_range` hands out.
+    const TEST_VA: u64 = WINDOW_BASE + (256 << 30);
+    /// Physical addresses above QEMU's RAM and below MAXPHYADDR: a hole, never accessed
+    /// here, only mapped, so any memory type is harmless.
+    const HOLE_PHYS: u64 = 0x40_0000_0000;
+
+    #[ktest]
+    fn map_translate_unmap_round_trips_for_every_type_and_size() {
+        for size in [PageSize::Size4K, PageSize::Size2M, PageSize::Size1G] {
+            for (i, memtype) in ALL_MEMORY_TYPES.into_iter().enumerate() {
+                let va = TEST_VA + i as u64 * (1 << 30);
+                let phys = HOLE_PHYS + i as u64 * (1 << 30);
+                let attributes = Attributes::KERNEL_DATA.with_memtype(memtype);
+                map(va, phys, size, attributes).unwrap();
+                let offset = size.bytes() - 8;
+                let t = translate(va + offset).expect("mapped");
+                assert_eq!(
+                    (t.phys, t.size, t.attributes),
+                    (phys + offset, size, attributes),
+                    "{memtype} {size:?}"
+                );
+                // The raw bits: PWT, PCD and the PAT bit where this page size keeps it.
+                let pat = if size == PageSize::Size4K { PAT_4K } else { PAT_LARGE };
+                assert_eq!(t.entry.0 & (PWT | PCD | pat), cache_bits(memtype, size), "{memtype} {size:?}");
+                assert_eq!(map(va, phys, size, attributes), Err(MapError::AlreadyMapped));
+                assert_eq!(unmap(va, size).map(|e| e.frame(size)), Ok(phys));
+                assert_eq!(translate(va), None);
+                assert_eq!(unmap(va, size), Err(MapError::NotMapped));
+            }
+        }
+    }
+
+    #[ktest]
+    fn bad_requests_change_nothing() {
+        let attrs = Attributes::KERNEL_DATA;
+        assert_eq!(map(0x0000_8000_0000_0000, 0, PageSize::Size4K, attrs), Err(MapError::NonCanonical));
+        assert_eq!(map(TEST_VA + 0x1000, HOLE_PHYS, PageSize::Size2M, attrs), Err(MapError::Unaligned));
+        assert_eq!(map(TEST_VA, HOLE_PHYS + 0x1000, PageSize::Size2M, attrs), Err(MapError::Unaligned));
+        assert_eq!(translate(TEST_VA), None);
+    }
+
+    #[ktest]
+    fn retyping_inside_a_1g_page_splits_it_and_keeps_the_rest() {
+        let attrs = Attributes::KERNEL_DATA;
+        map(TEST_VA, HOLE_PHYS, PageSize::Size1G, attrs).unwrap();
+        // One 4 KiB page in the middle becomes UC.
+        let target = TEST_VA + (300 << 21) + (7 << 12);
+        set_memtype(target, 4096, MemoryType::Uncacheable).unwrap();
+        for chunk in 0..512u64 {
+            let va = TEST_VA + (chunk << 21);
+            let t = translate(va).unwrap();
+            assert_eq!(t.phys, HOLE_PHYS + (chunk << 21), "chunk {chunk} still maps its frames");
+            if chunk == 300 {
+                assert_eq!(t.size, PageSize::Size4K, "the chunk holding the page was split");
+            } else {
+                assert_eq!((t.size, t.attributes), (PageSize::Size2M, attrs), "chunk {chunk} untouched");
+            }
+        }
+        for page in 0..512u64 {
+            let va = TEST_VA + (300 << 21) + (page << 12);
+            let t = translate(va).unwrap();
+            assert_eq!(t.phys, HOLE_PHYS + (300 << 21) + (page << 12));
+            let expected = if page == 7 { MemoryType::Uncacheable } else { MemoryType::WriteBack };
+            assert_eq!(t.attributes, attrs.with_memtype(expected), "page {page}");
+        }
+        assert_eq!(unmap_range(TEST_VA, 1 << 30), Ok(1 << 30));
+        assert_eq!(translate(TEST_VA + (300 << 21) + (7 << 12)), None);
+        assert_eq!(translate(TEST_VA + (511 << 21)), None);
+    }
+
+    #[ktest]
+    fn retyping_the_direct_map_splits_a_2m_page_and_keeps_the_data() {
+        // A RAM frame of our own, seen through the direct map.
+        let frame = frames::allocate().unwrap();
+        let va = phys_to_virt(frame);
+        let before = translate(va).unwrap();
+        let neighbour =
+            (va & !(before.size.bytes() - 1)) + if va.is_multiple_of(before.size.bytes()) { 4096 } else { 0 };
+        let mut data_before = [0u8; 64];
+        crate::mm::nofault::read_kernel(neighbour, &mut data_before).unwrap();
+        set_memtype(va, 4096, MemoryType::WriteThrough).unwrap();
+        let after = translate(va).unwrap();
+        assert_eq!(
+            (after.phys, after.size, after.attributes.memtype),
+            (frame, PageSize::Size4K, MemoryType::WriteThrough)
+        );
+        let n = translate(neighbour).unwrap();
+        assert_eq!(n.attributes.memtype, before.attributes.memtype, "the neighbour keeps its type");
+        assert_eq!(n.phys, neighbour - crate::mm::layout::DIRECT_MAP_BASE);
+        let mut data_after = [0u8; 64];
+        crate::mm::nofault::read_kernel(neighbour, &mut data_after).unwrap();
+        assert_eq!(data_before, data_after);
+        set_memtype(va, 4096, before.attributes.memtype).unwrap();
+        frames::free(frame).unwrap();
+    }
+}
