@@ -3,47 +3,78 @@
 use core::fmt;
 
 use bootloader_api::BootInfo;
-use bootloader_api::info::MemoryRegionKind;
+use mm_core::physmap::RegionKind;
 
+use crate::arch::pat;
+use crate::fmtbuf::FixedBuf;
+use crate::mm::layout::{DIRECT_MAP_BASE, HEAP_MAX_SIZE};
+use crate::mm::{frames, heap, physmap};
 use crate::println;
 
 const BUILD: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
 
 pub fn print(boot_info: &BootInfo) {
-    println!("devmem kernel {} ({BUILD} build), x86_64", crate::VERSION);
-
-    #[derive(Default)]
-    struct Tally {
-        bytes: u64,
-        regions: usize,
+    println!(
+        "devmem kernel {} ({BUILD} build), x86_64, MAXPHYADDR {} bits",
+        crate::VERSION,
+        physmap::max_phys_addr_bits()
+    );
+    let map = physmap::map();
+    println!("physical memory: {} firmware regions, up to {:#x}", boot_info.memory_regions.len(), map.end());
+    // Bytes per kind, in the order kinds first appear in the map.
+    let mut kinds: [(RegionKind, u64, usize); 8] = [(RegionKind::Hole, 0, 0); 8];
+    let mut used = 0;
+    for region in map.regions().iter().filter(|r| r.kind != RegionKind::Hole) {
+        let slot =
+            match kinds[..used].iter().position(|(kind, _, _)| kind.iomem_name() == region.kind.iomem_name())
+            {
+                Some(slot) => slot,
+                None if used < kinds.len() => {
+                    used += 1;
+                    kinds[used - 1].0 = region.kind;
+                    used - 1
+                }
+                None => continue,
+            };
+        kinds[slot].1 += region.end - region.start;
+        kinds[slot].2 += 1;
     }
-    let (mut usable, mut bootloader, mut firmware) = (Tally::default(), Tally::default(), Tally::default());
-    let mut top = 0;
-    for region in boot_info.memory_regions.iter() {
-        let tally = match region.kind {
-            MemoryRegionKind::Usable => &mut usable,
-            MemoryRegionKind::Bootloader => &mut bootloader,
-            _ => &mut firmware,
-        };
-        tally.bytes += region.end - region.start;
-        tally.regions += 1;
-        top = top.max(region.end);
+    for (kind, bytes, regions) in &kinds[..used] {
+        let plural = if *regions == 1 { "" } else { "s" };
+        println!("  {:<26}{} in {regions} range{plural}", kind.iomem_name(), Size(*bytes));
     }
-    println!("memory map: {} regions from the bootloader", boot_info.memory_regions.len());
-    for (name, tally) in
-        [("usable RAM", usable), ("used by the bootloader", bootloader), ("firmware-reserved", firmware)]
-    {
-        println!("  {name:<24}{} in {} regions", Size(tally.bytes), tally.regions);
-    }
-    println!("  top of the map           {top:#014x}");
-    if let Some(offset) = boot_info.physical_memory_offset.as_ref() {
-        println!("  physical memory mapped at {offset:#018x}");
-    }
+    let frames = frames::stats();
+    println!(
+        "frames: {} free of {} managed ({}); heap: {} mapped, grows to {}",
+        frames.free,
+        frames.managed,
+        Size(frames.free * crate::mm::PAGE_SIZE).to_string_trimmed(),
+        Size(heap::stats().size).to_string_trimmed(),
+        Size(HEAP_MAX_SIZE).to_string_trimmed()
+    );
+    println!("PAT: {:#018x}, direct map at {DIRECT_MAP_BASE:#x}", pat::read());
 }
 
 /// A byte count in the largest binary unit that keeps it at or above 1, with one
 /// decimal (truncated), the number right-aligned in 6 columns.
 struct Size(u64);
+
+impl Size {
+    /// Without the padding, for use inside a sentence.
+    fn to_string_trimmed(&self) -> Trimmed {
+        let mut buf = FixedBuf::new();
+        let _ = fmt::Write::write_fmt(&mut buf, format_args!("{self}"));
+        Trimmed(buf)
+    }
+}
+
+struct Trimmed(FixedBuf);
+
+impl fmt::Display for Trimmed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str().trim())
+    }
+}
 
 impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -61,7 +92,8 @@ impl fmt::Display for Size {
 #[cfg(test)]
 mod tests {
     use super::Size;
-    use crate::ktest::{FixedBuf, ktest};
+    use crate::fmtbuf::FixedBuf;
+    use crate::ktest::ktest;
     use core::fmt::Write;
 
     fn show(bytes: u64) -> FixedBuf {

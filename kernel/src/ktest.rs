@@ -10,7 +10,7 @@
 //! [`ResumeState`] in fw_cfg so that the runner carries on after it (see
 //! ARCHITECTURE.md). `should_panic` tests pass that way.
 
-use core::fmt::{self, Write};
+use core::fmt::Write;
 use core::panic::PanicInfo;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -20,6 +20,7 @@ use spin::Mutex;
 use ktest_protocol::{ExitCode, Outcome, RESUME_FW_CFG_NAME, ResumeState, SEPARATOR, START_PREFIX};
 
 use crate::arch::{fw_cfg, qemu, timer};
+use crate::fmtbuf::FixedBuf;
 use crate::{console, print, println};
 
 pub use ktest_macros::ktest;
@@ -198,36 +199,6 @@ pub fn print_panic(info: &PanicInfo<'_>) {
     println!("{}", info.message());
 }
 
-/// A formatting sink that keeps the first bytes written and drops the rest.
-pub(crate) struct FixedBuf {
-    bytes: [u8; 1024],
-    len: usize,
-}
-
-impl FixedBuf {
-    pub(crate) const fn new() -> Self {
-        Self { bytes: [0; 1024], len: 0 }
-    }
-
-    pub(crate) fn as_str(&self) -> &str {
-        match core::str::from_utf8(&self.bytes[..self.len]) {
-            Ok(text) => text,
-            // Truncation may split a character: keep the valid prefix.
-            Err(error) => core::str::from_utf8(&self.bytes[..error.valid_up_to()]).unwrap_or(""),
-        }
-    }
-}
-
-impl Write for FixedBuf {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let room = self.bytes.len() - self.len;
-        let take = text.len().min(room);
-        self.bytes[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
-        self.len += take;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,17 +213,6 @@ mod tests {
             ignore: false,
         };
         assert_eq!(test.name(), "mm::frame::unique");
-    }
-
-    #[ktest]
-    fn fixed_buffer_truncates_on_a_character_boundary() {
-        let mut buf = FixedBuf::new();
-        for _ in 0..1023 {
-            buf.write_str("a").unwrap();
-        }
-        buf.write_str("é and more").unwrap();
-        assert_eq!(buf.as_str().len(), 1023, "the half-written 'é' is dropped");
-        assert!(buf.as_str().bytes().all(|b| b == b'a'));
     }
 
     #[ktest]

@@ -23,6 +23,7 @@ extern crate alloc;
 pub mod arch;
 mod banner;
 pub mod console;
+pub mod fmtbuf;
 pub mod ktest;
 #[allow(unsafe_code)]
 pub mod mm;

@@ -133,6 +133,25 @@ mod tests {
         assert_eq!(stats(), before);
     }
 
+    /// Prints the rate for the record; speed targets belong to `cargo xtask bench`.
+    #[ktest(timeout = 30)]
+    fn allocate_and_free_in_a_loop() {
+        let before = stats();
+        let rounds = 100_000;
+        let start = crate::arch::timer::uptime_ns();
+        let mut previous = 0;
+        for _ in 0..rounds {
+            let phys = allocate().unwrap();
+            free(phys).unwrap();
+            // The lowest free frame comes back every time: nothing leaks.
+            assert!(previous == 0 || phys == previous);
+            previous = phys;
+        }
+        let ns = (crate::arch::timer::uptime_ns() - start).max(1);
+        assert_eq!(stats(), before);
+        crate::println!("{} alloc+free pairs per second", rounds as u64 * 1_000_000_000 / ns);
+    }
+
     #[ktest]
     fn bad_frees_are_refused() {
         let phys = allocate().unwrap();

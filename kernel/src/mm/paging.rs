@@ -368,6 +368,7 @@ mod tests {
         let frame = frames::allocate().unwrap();
         let va = phys_to_virt(frame);
         let before = translate(va).unwrap();
+        assert_eq!(before.size, PageSize::Size2M, "the bootloader maps physical memory with 2 MiB pages");
         let neighbour =
             (va & !(before.size.bytes() - 1)) + if va.is_multiple_of(before.size.bytes()) { 4096 } else { 0 };
         let mut data_before = [0u8; 64];
