@@ -23,11 +23,13 @@ extern crate alloc;
 pub mod arch;
 mod banner;
 pub mod console;
+pub mod dev;
 pub mod fmtbuf;
 pub mod ktest;
 #[allow(unsafe_code)]
 pub mod mm;
 mod panic;
+pub mod vfs;
 
 pub use bootloader_api;
 use bootloader_api::BootInfo;
@@ -57,6 +59,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     }
     let boot_info: &'static BootInfo = boot_info;
     mm::init(boot_info);
+    vfs::init();
     banner::print(boot_info);
 }
 

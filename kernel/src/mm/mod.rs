@@ -12,6 +12,7 @@ pub mod nofault;
 pub mod paging;
 pub mod physmap;
 pub mod query;
+pub mod registry;
 pub mod window;
 
 use bootloader_api::BootInfo;

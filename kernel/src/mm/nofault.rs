@@ -29,6 +29,31 @@ pub fn read_kernel(src: u64, dst: &mut [u8]) -> Result<(), Fault> {
     if copied == dst.len() { Ok(()) } else { Err(Fault { copied }) }
 }
 
+/// Copies `len` bytes between two kernel virtual addresses, either of which may be
+/// unmapped; destination pages must be mapped writable (checked page by page first, so
+/// write protection is never bypassed). Moves RAM to and from caller buffers fast.
+pub fn copy_kernel(dst: u64, src: u64, len: usize) -> Result<(), Fault> {
+    let mut copied = 0;
+    while copied < len {
+        let at = dst.wrapping_add(copied as u64);
+        let chunk = (((at | 0xfff).wrapping_add(1)).wrapping_sub(at) as usize).min(len - copied);
+        if !query::query(at).is_some_and(|page| page.writable) {
+            return Err(Fault { copied });
+        }
+        // SAFETY: the destination page is mapped writable and the chunk stays inside it;
+        // the source is only read; faults on either side are caught by the exception
+        // table. Overwriting memory Rust code uses is the hazard `write_kernel` documents.
+        let moved = unsafe {
+            extable::copy_nofault(at as *mut u8, src.wrapping_add(copied as u64) as *const u8, chunk)
+        };
+        copied += moved;
+        if moved < chunk {
+            return Err(Fault { copied });
+        }
+    }
+    Ok(())
+}
+
 /// Reads one naturally aligned value of `width` at `address` with a single access of that
 /// width, as device registers need. `None` if the address is misaligned, unmapped or
 /// faults. Device reads can have side effects: the caller asked for this register.

@@ -23,7 +23,6 @@ pub struct WindowMapping {
     pub va: u64,
     pub phys: u64,
     pub len: u64,
-    pub memtype: MemoryType,
     /// The whole pages mapped: [base, base + pages * 4 KiB).
     base: u64,
     pages: u64,
@@ -65,16 +64,33 @@ fn release_va(start: u64, bytes: u64) {
 /// Maps the physical range [phys, phys+len) with memory type `memtype`, kernel
 /// read-write and not executable, followed by an unmapped guard page.
 pub fn map_phys_range(phys: u64, len: u64, memtype: MemoryType) -> Result<WindowMapping, MapError> {
+    map_phys_pages(phys, len, true, |_| memtype)
+}
+
+/// Maps [phys, phys+len) page by page, each page with the type `type_of(page address)`,
+/// writable or read-only, never executable, followed by an unmapped guard page. A
+/// failure unmaps whatever was mapped.
+pub fn map_phys_pages(
+    phys: u64,
+    len: u64,
+    writable: bool,
+    type_of: impl Fn(u64) -> MemoryType,
+) -> Result<WindowMapping, MapError> {
     let limit = 1u64 << physmap::max_phys_addr_bits();
     let end = phys.checked_add(len).filter(|&end| len > 0 && end <= limit).ok_or(MapError::Unaligned)?;
     let first = phys & !(PAGE_SIZE - 1);
     let pages = (end.next_multiple_of(PAGE_SIZE) - first) / PAGE_SIZE;
     let base = allocate_va((pages + 1) * PAGE_SIZE).ok_or(MapError::OutOfFrames)?;
-    let attributes = Attributes { global: true, ..Attributes::KERNEL_DATA }.with_memtype(memtype);
+    let attributes = Attributes { global: true, writable, ..Attributes::KERNEL_DATA };
     for page in 0..pages {
-        if let Err(error) =
-            paging::map(base + page * PAGE_SIZE, first + page * PAGE_SIZE, PageSize::Size4K, attributes)
-        {
+        let frame = first + page * PAGE_SIZE;
+        let mapped = paging::map(
+            base + page * PAGE_SIZE,
+            frame,
+            PageSize::Size4K,
+            attributes.with_memtype(type_of(frame)),
+        );
+        if let Err(error) = mapped {
             // Undo what was mapped so that a failure leaves nothing behind.
             for done in 0..page {
                 let _ = paging::unmap(base + done * PAGE_SIZE, PageSize::Size4K);
@@ -83,7 +99,7 @@ pub fn map_phys_range(phys: u64, len: u64, memtype: MemoryType) -> Result<Window
             return Err(error);
         }
     }
-    Ok(WindowMapping { va: base + (phys - first), phys, len, memtype, base, pages })
+    Ok(WindowMapping { va: base + (phys - first), phys, len, base, pages })
 }
 
 /// Unmaps a range mapped by [`map_phys_range`] and gives its addresses back.

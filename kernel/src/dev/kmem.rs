@@ -1,0 +1,80 @@
+//! /dev/kmem and /dev/allkmem: the offset is a kernel virtual address (part 0).
+//!
+//! Non-canonical or unmapped: EFAULT. A page that maps device memory: EIO on kmem (as
+//! illumos does); allkmem reads and writes it with naturally aligned accesses, like
+//! /dev/mem. Writing a read-only page: EFAULT (write protection is never bypassed). A
+//! fault during a copy is EFAULT, never a panic. mmap: ENXIO.
+
+use errno::{Errno, KResult};
+use vfs_core::transfer::{page_chunks, partial};
+
+use super::access::{Direction, natural_width_copy};
+
+use crate::mm::query;
+use crate::vfs::UserBuf;
+use crate::vfs::ops::{Caller, FileOps, Mapping, SeekPolicy};
+
+pub struct Kmem {
+    /// allkmem: device pages are allowed.
+    pub device_pages: bool,
+}
+
+impl Kmem {
+    fn transfer(&self, offset: u64, buf: UserBuf<'_>, write: bool) -> KResult<usize> {
+        let mut moved = 0;
+        for (va, len) in page_chunks(offset, buf.len()) {
+            let Some(page) = query::query(va) else { return partial(moved, Errno::EFAULT) };
+            if write && !page.writable {
+                return partial(moved, Errno::EFAULT);
+            }
+            let done = if page.ram {
+                let result = if write {
+                    buf.copy_to_kernel(moved, va, len)
+                } else {
+                    buf.copy_from_kernel(moved, va, len)
+                };
+                match result {
+                    Ok(()) => len,
+                    Err(fault) => fault.copied,
+                }
+            } else if self.device_pages {
+                natural_width_copy(
+                    va,
+                    len,
+                    &buf,
+                    moved,
+                    if write { Direction::Write } else { Direction::Read },
+                )
+            } else {
+                return partial(moved, Errno::EIO);
+            };
+            moved += done;
+            if done < len {
+                return partial(moved, Errno::EFAULT);
+            }
+        }
+        Ok(moved)
+    }
+}
+
+impl FileOps for Kmem {
+    fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        self.transfer(offset, buf, false)
+    }
+
+    fn write(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        self.transfer(offset, buf, true)
+    }
+
+    fn seek_policy(&self) -> SeekPolicy {
+        SeekPolicy::Memory
+    }
+
+    fn unsigned_offsets(&self) -> bool {
+        true
+    }
+
+    fn mmap(&self, _: u64, _: u64, _: u32, _: u32, _: &Caller) -> KResult<Mapping> {
+        Err(Errno::ENXIO)
+    }
+}

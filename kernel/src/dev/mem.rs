@@ -1,0 +1,198 @@
+//! /dev/mem: the offset is a physical address (devmem-spec part 0).
+//!
+//! Page by page: at or above 2^MAXPHYADDR is EFAULT; with STRICT mode on (the default),
+//! System RAM above 1 MiB is EPERM; RAM is copied through the direct map; anything else
+//! (device memory, ROM, reserved ranges, holes) is mapped uncached and accessed with the
+//! widest naturally aligned loads and stores that fit, so device registers see the width
+//! the user asked for. A transfer that fails after moving bytes returns the count.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use spin::Mutex;
+
+use errno::{Errno, KResult};
+use mm_core::memtype::MemoryType;
+use vfs_core::devmem::{self, PageAccess};
+use vfs_core::flags::PROT_WRITE;
+use vfs_core::transfer::{page_chunks, partial};
+
+use super::access::{Direction, natural_width_copy};
+
+use crate::mm::{paging, phys_to_virt, physmap, registry, window};
+use crate::vfs::UserBuf;
+use crate::vfs::ops::{Caller, FileOps, Mapping, SeekPolicy};
+
+static STRICT: AtomicBool = AtomicBool::new(true);
+
+/// A live mmap of /dev/mem, for re-typing when memrange changes a range's type.
+#[derive(Clone, Copy, Debug)]
+struct MmapRecord {
+    phys: u64,
+    len: u64,
+    /// The virtual address of `phys`.
+    va: u64,
+    opened_sync: bool,
+}
+
+static MMAPS: Mutex<Vec<MmapRecord>> = Mutex::new(Vec::new());
+
+/// The memory type a /dev/mem mapping of `phys` gets under the rules of part 0.
+fn mmap_type(phys: u64, access: PageAccess, opened_sync: bool) -> MemoryType {
+    devmem::mmap_memtype(
+        access,
+        opened_sync,
+        super::memrange::mtrr_type_at(phys),
+        super::memrange::registered_type(phys),
+    )
+}
+
+/// Gives every kernel mapping of [base, base+len) the type the rules now give it, after
+/// memrange changed the range: the direct map takes the type memrange set (write-back
+/// when none), each /dev/mem mmap the type of its rules. Large pages at the edges split.
+pub fn retype_range(base: u64, len: u64) {
+    let end = base.saturating_add(len);
+    let direct_end = end.min(physmap::map().end());
+    if base < direct_end {
+        let memtype = super::memrange::registered_type(base).unwrap_or(MemoryType::WriteBack);
+        if let Err(error) = paging::set_memtype(phys_to_virt(base), direct_end - base, memtype) {
+            log::warn!("memrange: re-typing the direct map of {base:#x}+{:#x}: {error:?}", direct_end - base);
+        }
+    }
+    for record in MMAPS.lock().iter() {
+        let start = record.phys.max(base) & !4095;
+        let stop = (record.phys + record.len).min(end);
+        let mut page = start;
+        while page < stop {
+            if let Ok(access) = page_access(page) {
+                let memtype = mmap_type(page, access, record.opened_sync);
+                let va = (record.va & !4095) + (page - (record.phys & !4095));
+                if paging::set_memtype(va, 4096, memtype).is_ok() {
+                    registry::retype(page, memtype);
+                }
+            }
+            page += 4096;
+        }
+    }
+}
+
+/// Whether STRICT mode is on.
+pub fn strict() -> bool {
+    STRICT.load(Ordering::SeqCst)
+}
+
+/// Turns STRICT mode on or off (`/proc/sys/dev/mem/strict`).
+pub fn set_strict(on: bool) {
+    STRICT.store(on, Ordering::SeqCst);
+}
+
+/// How /dev/mem may touch the page holding `phys`.
+pub fn page_access(phys: u64) -> KResult<PageAccess> {
+    let map = physmap::map();
+    devmem::page_access(phys, map.page_overlaps_ram(phys), strict(), physmap::max_phys_addr_bits())
+}
+
+pub struct Mem {
+    /// Opened with O_SYNC or O_DSYNC: mmap is uncached.
+    pub opened_sync: bool,
+}
+
+/// One page-bounded piece of device memory, through a temporary uncached mapping.
+/// Returns the bytes moved; stops at the first fault.
+fn device_chunk(phys: u64, len: usize, buf: &UserBuf<'_>, at: usize, direction: Direction) -> usize {
+    let Ok(mapping) = window::map_phys_range(phys, len as u64, MemoryType::UncachedMinus) else { return 0 };
+    let moved = natural_width_copy(mapping.va, len, buf, at, direction);
+    window::unmap_phys_range(mapping);
+    moved
+}
+
+impl Mem {
+    fn transfer(&self, offset: u64, buf: UserBuf<'_>, direction: Direction) -> KResult<usize> {
+        let mut moved = 0;
+        for (phys, len) in page_chunks(offset, buf.len()) {
+            let access = match page_access(phys) {
+                Ok(access) => access,
+                Err(error) => return partial(moved, error),
+            };
+            let done = match access {
+                PageAccess::Ram => {
+                    let result = match direction {
+                        Direction::Read => buf.copy_from_kernel(moved, phys_to_virt(phys), len),
+                        Direction::Write => buf.copy_to_kernel(moved, phys_to_virt(phys), len),
+                    };
+                    match result {
+                        Ok(()) => len,
+                        Err(fault) => fault.copied,
+                    }
+                }
+                PageAccess::Device => device_chunk(phys, len, &buf, moved, direction),
+            };
+            moved += done;
+            if done < len {
+                return partial(moved, Errno::EFAULT);
+            }
+        }
+        Ok(moved)
+    }
+}
+
+impl FileOps for Mem {
+    fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        self.transfer(offset, buf, Direction::Read)
+    }
+
+    fn write(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        self.transfer(offset, buf, Direction::Write)
+    }
+
+    fn seek_policy(&self) -> SeekPolicy {
+        SeekPolicy::Memory
+    }
+
+    fn unsigned_offsets(&self) -> bool {
+        true
+    }
+
+    fn ioctl(&self, cmd: u32, arg: u64, caller: &Caller) -> KResult<u64> {
+        super::memrange::ioctl(cmd, arg, caller)
+    }
+
+    /// Maps physical memory (part 0): MAP_SHARED only, page-aligned offset, no refused
+    /// page (EPERM), each page with the memory type the rules give it, and no page
+    /// mapped with two different types (EAGAIN).
+    fn mmap(&self, offset: u64, len: u64, prot: u32, flags: u32, _caller: &Caller) -> KResult<Mapping> {
+        let max_bits = physmap::max_phys_addr_bits();
+        devmem::check_mmap(offset, len, flags, max_bits)?;
+        let pages = len.div_ceil(4096);
+        let mut accesses = Vec::with_capacity(pages as usize);
+        for page in 0..pages {
+            accesses.push(page_access(offset + page * 4096)?);
+        }
+        let opened_sync = self.opened_sync;
+        let type_of =
+            move |phys: u64| mmap_type(phys, accesses[((phys - offset) / 4096) as usize], opened_sync);
+        // Check every page against the registry before mapping anything.
+        for page in 0..pages {
+            let phys = offset + page * 4096;
+            devmem::check_alias(registry::lookup(phys), type_of(phys))?;
+        }
+        registry::reserve(offset, pages * 4096, &type_of)?;
+        let mapping = match window::map_phys_pages(offset, pages * 4096, prot & PROT_WRITE != 0, &type_of) {
+            Ok(mapping) => mapping,
+            Err(error) => {
+                registry::release(offset, pages * 4096);
+                return Err(error.into());
+            }
+        };
+        let addr = mapping.va;
+        let record = MmapRecord { phys: offset, len: pages * 4096, va: addr, opened_sync };
+        MMAPS.lock().push(record);
+        let unmap = Box::new(move || {
+            MMAPS.lock().retain(|r| r.va != record.va);
+            window::unmap_phys_range(mapping);
+            registry::release(record.phys, record.len);
+        });
+        Ok(Mapping { addr, len, unmap })
+    }
+}

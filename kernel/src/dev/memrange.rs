@@ -1,0 +1,133 @@
+//! MEMRANGE_GET and MEMRANGE_SET on /dev/mem, FreeBSD's memory-range ioctls over the real
+//! MTRRs, and the PAT side that makes the requested type the effective one.
+//!
+//! The rules live in the `memrange` crate (host-tested); this module is the glue: the
+//! ioctl shim of FreeBSD's `memdev.c` (B2), the commit with the SDM procedure (D) through
+//! `arch::mtrr`, and the re-typing of the kernel's own mappings of the range.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use errno::{Errno, KResult};
+use memrange::{
+    MEM_RANGE_DESC_SIZE, MEM_RANGE_OP_SIZE, MEMRANGE_GET, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MemRangeDesc,
+    MemRangeOp, MemRanges, MtrrRegisters,
+};
+use mm_core::memtype::MemoryType;
+use spin::Mutex;
+
+use crate::arch::mtrr;
+use crate::mm::physmap;
+use crate::vfs::UserBuf;
+use crate::vfs::ops::Caller;
+
+/// The descriptor list and the registers it was last committed to.
+struct State {
+    ranges: MemRanges,
+    registers: MtrrRegisters,
+}
+
+/// `Err` when there is nothing to drive: EOPNOTSUPP without MTRRs, ENXIO when the
+/// firmware left them disabled (B2).
+static STATE: Mutex<Option<Result<State, Errno>>> = Mutex::new(None);
+
+/// Types set with MEMRANGE_SET (or /proc/mtrr), by range: (base, len, type).
+static SET_TYPES: Mutex<Vec<(u64, u64, MemoryType)>> = Mutex::new(Vec::new());
+
+fn with_state<R>(f: impl FnOnce(&mut State) -> KResult<R>) -> KResult<R> {
+    let mut guard = STATE.lock();
+    let state = guard.get_or_insert_with(|| {
+        let registers = mtrr::read_all().ok_or(Errno::EOPNOTSUPP)?;
+        let ranges = MemRanges::from_registers(&registers, physmap::max_phys_addr_bits())?;
+        Ok(State { ranges, registers })
+    });
+    match state {
+        Ok(state) => f(state),
+        Err(error) => Err(*error),
+    }
+}
+
+/// The ioctl shim (FreeBSD `sys/dev/mem/memdev.c`, devmem-spec B2): ENOTTY for other
+/// commands, then EOPNOTSUPP/ENXIO when there are no MTRRs to drive, EFAULT for bad
+/// pointers, EPERM for SET without uid 0.
+pub fn ioctl(cmd: u32, arg: u64, caller: &Caller) -> KResult<u64> {
+    if cmd != MEMRANGE_GET && cmd != MEMRANGE_SET {
+        return Err(Errno::ENOTTY);
+    }
+    with_state(|state| {
+        let op_buf = UserBuf::from_raw(arg, MEM_RANGE_OP_SIZE);
+        let mut bytes = [0u8; MEM_RANGE_OP_SIZE];
+        op_buf.read_at(0, &mut bytes)?;
+        let mut op = MemRangeOp::from_bytes(&bytes);
+        if cmd == MEMRANGE_GET {
+            let (descriptors, count) = state.ranges.get(op.mo_arg[0]);
+            let out = UserBuf::from_raw(op.mo_desc, descriptors.len() * MEM_RANGE_DESC_SIZE);
+            for (i, desc) in descriptors.iter().enumerate() {
+                out.write_at(i * MEM_RANGE_DESC_SIZE, &desc.to_bytes())?;
+            }
+            op.mo_arg[0] = count;
+            op_buf.write_at(0, &op.to_bytes())?;
+            return Ok(0);
+        }
+        if !caller.cred.is_root() {
+            return Err(Errno::EPERM);
+        }
+        let mut desc_bytes = [0u8; MEM_RANGE_DESC_SIZE];
+        UserBuf::from_raw(op.mo_desc, MEM_RANGE_DESC_SIZE).read_at(0, &mut desc_bytes)?;
+        let desc = MemRangeDesc::from_bytes(&desc_bytes);
+        set(state, &desc, op.mo_arg[0])?;
+        Ok(0)
+    })
+}
+
+/// UPDATE or REMOVE, committed: the model first (all or nothing), then the registers
+/// with the SDM procedure, read back; then the PAT side.
+fn set(state: &mut State, desc: &MemRangeDesc, op: i32) -> KResult<()> {
+    let mut ranges = state.ranges.clone();
+    ranges.set(desc, op)?;
+    let wanted = ranges.to_registers(&state.registers);
+    let read_back = mtrr::write_all(&wanted).ok_or(Errno::EOPNOTSUPP)?;
+    if read_back != wanted {
+        // The CPU refused part of it: put everything back as it was.
+        let _ = mtrr::write_all(&state.registers);
+        return Err(Errno::EIO);
+    }
+    ranges.refetch(&read_back);
+    state.ranges = ranges;
+    state.registers = read_back;
+    let mut set_types = SET_TYPES.lock();
+    set_types.retain(|&(base, len, _)| !(base == desc.mr_base && len == desc.mr_len));
+    if op != MEMRANGE_SET_REMOVE
+        && let Some(memtype) = memrange::memtype_of_flags(desc.mr_flags)
+    {
+        set_types.push((desc.mr_base, desc.mr_len, memtype));
+    }
+    drop(set_types);
+    crate::dev::mem::retype_range(desc.mr_base, desc.mr_len);
+    Ok(())
+}
+
+/// The type memrange set for the page holding `phys`, if any (the last SET wins).
+pub fn registered_type(phys: u64) -> Option<MemoryType> {
+    SET_TYPES
+        .lock()
+        .iter()
+        .rev()
+        .find(|&&(base, len, _)| phys >= base && phys - base < len)
+        .map(|&(_, _, t)| t)
+}
+
+/// The type the MTRRs give `phys`, or `None` without MTRRs or for an undefined mix.
+pub fn mtrr_type_at(phys: u64) -> Option<MemoryType> {
+    let registers = with_state(|state| Ok(state.registers)).ok().or_else(mtrr::read_all)?;
+    memrange::mtrr_type_at(&registers, physmap::max_phys_addr_bits(), phys)
+}
+
+/// `/proc/mtrr`: the variable registers as they are now, in Linux's format.
+pub fn proc_mtrr_text() -> String {
+    let mut text = String::new();
+    if let Some(registers) = mtrr::read_all() {
+        let _ = memrange::write_proc_mtrr(&registers, physmap::max_phys_addr_bits(), &mut text);
+    }
+    text
+}

@@ -1,0 +1,49 @@
+//! The memory devices of major 1, by minor: mem 1, kmem 2, null 3, port 4, zero 5,
+//! full 7, allkmem 13 (devmem-spec part 0). Drivers are found by number, so a node made
+//! with `mknod` anywhere reaches the same driver.
+
+mod access;
+pub mod kmem;
+pub mod mem;
+pub mod memrange;
+pub mod port;
+pub mod simple;
+
+use alloc::sync::Arc;
+
+use errno::{Errno, KResult};
+use vfs_core::devnum::{MEM_MAJOR, minor};
+
+use crate::vfs::ops::{Caller, CharDriver, FileOps};
+
+/// The driver for `major`, if there is one.
+pub fn driver(major: u32) -> Option<&'static dyn CharDriver> {
+    (major == MEM_MAJOR).then_some(&MemDevices as &dyn CharDriver)
+}
+
+struct MemDevices;
+
+impl CharDriver for MemDevices {
+    /// The open rules after the mode bits: writing mem, kmem, allkmem or port needs uid 0
+    /// (FreeBSD's PRIV_KMEM_WRITE, Linux's CAP_SYS_RAWIO); allkmem needs uid 0 for any
+    /// open; unknown minors are ENXIO.
+    fn open(&self, minor: u32, caller: &Caller) -> KResult<Arc<dyn FileOps>> {
+        let root = caller.cred.is_root();
+        let privileged_write = caller.flags.writable() && !root;
+        match minor {
+            minor::MEM | minor::KMEM | minor::PORT if privileged_write => Err(Errno::EPERM),
+            minor::ALLKMEM if !root => Err(Errno::EPERM),
+            minor::MEM => Ok(Arc::new(mem::Mem { opened_sync: caller.flags.sync() })),
+            minor::KMEM => Ok(Arc::new(kmem::Kmem { device_pages: false })),
+            minor::ALLKMEM => Ok(Arc::new(kmem::Kmem { device_pages: true })),
+            minor::PORT => Ok(Arc::new(port::Port)),
+            minor::NULL => Ok(Arc::new(simple::Null)),
+            minor::ZERO => Ok(Arc::new(simple::Zero)),
+            minor::FULL => Ok(Arc::new(simple::Full)),
+            _ => Err(Errno::ENXIO),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+use errno::Errno;
+use vfs_core::flags::{MAP_SHARED, O_RDONLY, O_RDWR, PROT_READ, SEEK_SET};
+
+use super::{read_at, root};
+use crate::ktest::ktest;
+use crate::mm::MemoryType;
+use crate::mm::window::{map_phys_range, unmap_phys_range};
+use crate::vfs::UserBuf;
+
+static MESSAGE: [u8; 16] = *b"kmem reads this.";
+
+#[ktest]
+fn kernel_data_reads_back() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/kmem", O_RDONLY, 0).unwrap();
+    let address = core::hint::black_box(&MESSAGE).as_ptr() as u64;
+    assert_eq!(read_at::<16>(&mut ctx, fd, address), Ok((MESSAGE, 16)));
+}
+
+#[ktest]
+fn unmapped_and_non_canonical_addresses_are_efault() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/kmem", O_RDONLY, 0).unwrap();
+    assert_eq!(read_at::<8>(&mut ctx, fd, 0xffff_e800_0000_0000).map(|r| r.1), Err(Errno::EFAULT));
+    // 2^63 and above are valid offsets for kmem (unsigned), but this one is non-canonical.
+    assert_eq!(read_at::<8>(&mut ctx, fd, 0x8000_0000_0000_0000).map(|r| r.1), Err(Errno::EFAULT));
+}
+
+#[ktest]
+fn device_pages_are_eio_on_kmem_and_readable_on_allkmem() {
+    let mapping = map_phys_range(0xfed0_0000, 4096, MemoryType::Uncacheable).unwrap();
+    let mut ctx = root();
+    let kmem = ctx.open("/dev/kmem", O_RDONLY, 0).unwrap();
+    assert_eq!(read_at::<8>(&mut ctx, kmem, mapping.va).map(|r| r.1), Err(Errno::EIO));
+    let all = ctx.open("/dev/allkmem", O_RDONLY, 0).unwrap();
+    let (bytes, n) = read_at::<8>(&mut ctx, all, mapping.va).unwrap();
+    assert_eq!(n, 8);
+    assert_eq!((u64::from_le_bytes(bytes) >> 16) & 0xffff, 0x8086, "the HPET through allkmem");
+    unmap_phys_range(mapping);
+}
+
+#[ktest]
+fn read_only_pages_stay_read_only() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/kmem", O_RDWR, 0).unwrap();
+    let address = core::hint::black_box(&MESSAGE).as_ptr() as u64;
+    ctx.lseek(fd, address as i64, SEEK_SET).unwrap();
+    assert_eq!(ctx.write(fd, UserBuf::from_slice(b"overwrite")), Err(Errno::EFAULT));
+    assert_eq!(MESSAGE, *b"kmem reads this.");
+    // A writable page takes the write.
+    let mut target = alloc::boxed::Box::new([0u8; 8]);
+    let address = target.as_mut_ptr() as u64;
+    ctx.lseek(fd, address as i64, SEEK_SET).unwrap();
+    assert_eq!(ctx.write(fd, UserBuf::from_slice(b"poke")), Ok(4));
+    assert_eq!(&target[..4], b"poke");
+}
+
+#[ktest]
+fn a_read_running_into_an_unmapped_page_returns_the_mapped_part() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/kmem", O_RDONLY, 0).unwrap();
+    let end = crate::mm::layout::HEAP_BASE + crate::mm::heap::stats().size;
+    assert_eq!(read_at::<64>(&mut ctx, fd, end - 16).map(|r| r.1), Ok(16));
+    assert_eq!(read_at::<64>(&mut ctx, fd, end).map(|r| r.1), Err(Errno::EFAULT));
+}
+
+#[ktest]
+fn kmem_cannot_be_mapped() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/kmem", O_RDONLY, 0).unwrap();
+    assert_eq!(ctx.mmap(fd, 0xffff_ffff_8000_0000, 4096, PROT_READ, MAP_SHARED), Err(Errno::ENXIO));
+}
+
+#[ktest]
+fn pread_refuses_kernel_half_offsets_as_linux_does() {
+    // Kernel addresses are negative as a signed offset: pread/pwrite are EINVAL for
+    // them (ksys_pread64); lseek (unsigned for kmem) and read are the way (A3).
+    let mut ctx = root();
+    let fd = ctx.open("/dev/kmem", O_RDONLY, 0).unwrap();
+    let address = core::hint::black_box(&MESSAGE).as_ptr() as u64;
+    let mut buf = [0u8; 4];
+    assert_eq!(ctx.pread(fd, UserBuf::from_mut_slice(&mut buf), address), Err(Errno::EINVAL));
+    assert_eq!(read_at::<4>(&mut ctx, fd, address).map(|r| r.1), Ok(4));
+}

@@ -1,0 +1,192 @@
+use errno::Errno;
+use vfs_core::flags::{
+    MAP_PRIVATE, MAP_SHARED, O_RDONLY, O_RDWR, O_SYNC, PROT_READ, PROT_WRITE, SEEK_CUR, SEEK_END, SEEK_SET,
+};
+
+use super::{pread_array, root};
+use crate::dev::mem::{set_strict, strict};
+use crate::ktest::ktest;
+use crate::mm::MemoryType;
+use crate::mm::nofault::{Width, read_width};
+use crate::mm::query::query;
+use crate::vfs::UserBuf;
+
+const HPET: u64 = 0xfed0_0000;
+const LAPIC: u64 = 0xfee0_0000;
+
+#[ktest]
+fn hpet_capabilities_read_as_one_64_bit_access() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let (bytes, n) = pread_array::<8>(&mut ctx, fd, HPET).unwrap();
+    assert_eq!(n, 8);
+    let caps = u64::from_le_bytes(bytes);
+    // Vendor 0x8086 in bits 31:16, and QEMU's counter period of 10 ns (in femtoseconds).
+    assert_eq!((caps >> 16) & 0xffff, 0x8086, "capabilities {caps:#x}");
+    assert_eq!(caps >> 32, 10_000_000, "capabilities {caps:#x}");
+}
+
+#[ktest]
+fn the_local_apic_version_register() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let (bytes, n) = pread_array::<4>(&mut ctx, fd, LAPIC + 0x30).unwrap();
+    assert_eq!(n, 4);
+    let version = u32::from_le_bytes(bytes);
+    // An integrated APIC (0x10-0x15) with at least 3 LVT entries.
+    assert!((0x10..=0x15).contains(&(version & 0xff)), "version {version:#x}");
+    assert!((version >> 16) & 0xff >= 2, "version {version:#x}");
+}
+
+#[ktest]
+fn the_bios_data_area_names_com1() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let (bytes, _) = pread_array::<2>(&mut ctx, fd, 0x400).unwrap();
+    assert_eq!(u16::from_le_bytes(bytes), 0x3f8, "the BDA's first serial port");
+}
+
+#[ktest]
+fn the_acpi_rsdp_is_in_the_bios_area() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let mut found = None;
+    let mut buf = [0u8; 4096];
+    for page in (0xe0000..0x100000).step_by(4096) {
+        let n = ctx.pread(fd, UserBuf::from_mut_slice(&mut buf), page).unwrap();
+        assert_eq!(n, 4096);
+        if let Some(at) = (0..4096).step_by(16).find(|&i| &buf[i..i + 8] == b"RSD PTR ") {
+            found = Some(page + at as u64);
+            // The checksum over the first 20 bytes is zero (ACPI 5.2.5.3).
+            let sum = buf[at..at + 20].iter().fold(0u8, |a, &b| a.wrapping_add(b));
+            assert_eq!(sum, 0, "RSDP checksum at {:#x}", page + at as u64);
+            break;
+        }
+    }
+    assert!(found.is_some(), "no RSDP signature in 0xE0000-0xFFFFF");
+}
+
+#[ktest]
+fn ram_above_1_mib_is_refused_under_strict_mode_only() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    assert!(strict(), "STRICT is the default");
+    assert_eq!(pread_array::<16>(&mut ctx, fd, 0x20_0000).map(|r| r.1), Err(Errno::EPERM));
+    set_strict(false);
+    let relaxed = pread_array::<16>(&mut ctx, fd, 0x20_0000).map(|r| r.1);
+    set_strict(true);
+    assert_eq!(relaxed, Ok(16));
+}
+
+#[ktest]
+fn a_transfer_stopped_by_a_refused_page_returns_what_it_moved() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    // The last page below 1 MiB (BIOS ROM), then RAM above 1 MiB (refused).
+    ctx.lseek(fd, 0xff000, SEEK_SET).unwrap();
+    let mut buf = [0u8; 8192];
+    assert_eq!(ctx.read(fd, UserBuf::from_mut_slice(&mut buf)), Ok(4096));
+    // The next call, at the failing offset, reports the error.
+    assert_eq!(ctx.lseek(fd, 0, SEEK_CUR), Ok(0x10_0000));
+    assert_eq!(ctx.read(fd, UserBuf::from_mut_slice(&mut buf)), Err(Errno::EPERM));
+    assert_eq!(ctx.read(fd, UserBuf::from_mut_slice(&mut buf[..0])), Ok(0), "a count of 0 returns 0");
+}
+
+#[ktest]
+fn addresses_past_maxphyaddr_are_efault() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let limit = 1u64 << crate::mm::physmap::max_phys_addr_bits();
+    assert_eq!(pread_array::<4>(&mut ctx, fd, limit).map(|r| r.1), Err(Errno::EFAULT));
+    // The last byte below the limit is a hole: readable as device memory.
+    assert_eq!(pread_array::<1>(&mut ctx, fd, limit - 1).map(|r| r.1), Ok(1));
+    // Across the limit: the byte below comes back, then the call stops.
+    assert_eq!(pread_array::<4>(&mut ctx, fd, limit - 1).map(|r| r.1), Ok(1));
+}
+
+#[ktest]
+fn low_ram_is_written_for_real() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDWR, 0).unwrap();
+    // 0x4F0-0x4FF: the BIOS data area's inter-application area, free for anyone.
+    let (saved, _) = pread_array::<8>(&mut ctx, fd, 0x4f0).unwrap();
+    assert_eq!(ctx.pwrite(fd, UserBuf::from_slice(b"devmem!\n"), 0x4f0), Ok(8));
+    assert_eq!(pread_array::<8>(&mut ctx, fd, 0x4f0).unwrap().0, *b"devmem!\n");
+    assert_eq!(ctx.pwrite(fd, UserBuf::from_slice(&saved), 0x4f0), Ok(8));
+}
+
+#[ktest]
+fn a_bad_buffer_is_efault_not_a_crash() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    assert_eq!(ctx.pread(fd, UserBuf::from_raw(0x0000_4444_0000_0000, 16), 0x400), Err(Errno::EFAULT));
+    assert_eq!(ctx.pread(fd, UserBuf::from_raw(0x8000_0000_0000_0000, 16), 0x400), Err(Errno::EFAULT));
+}
+
+#[ktest]
+fn lseek_uses_unsigned_offsets_up_to_the_errno_range() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    assert_eq!(ctx.lseek(fd, -4096, SEEK_SET), Ok(u64::MAX - 4095));
+    assert_eq!(ctx.lseek(fd, -4095, SEEK_SET), Err(Errno::EOVERFLOW));
+    assert_eq!(ctx.lseek(fd, 0, SEEK_CUR), Ok(u64::MAX - 4095), "a failed lseek keeps the offset");
+    assert_eq!(ctx.lseek(fd, 0, SEEK_END), Err(Errno::EINVAL));
+    assert_eq!(ctx.lseek(fd, 0, 7), Err(Errno::EINVAL));
+    ctx.lseek(fd, 0x400, SEEK_SET).unwrap();
+    assert_eq!(ctx.lseek(fd, 0x10, SEEK_CUR), Ok(0x410));
+    assert_eq!(ctx.lseek(fd, -0x20, SEEK_CUR), Ok(0x3f0));
+}
+
+#[ktest]
+fn mmap_of_device_memory_is_uncached_and_reads_the_register() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let addr = ctx.mmap(fd, HPET, 4096, PROT_READ, MAP_SHARED).unwrap();
+    let page = query(addr).unwrap();
+    assert_eq!((page.phys, page.writable, page.ram), (HPET, false, false));
+    // SeaBIOS's MTRRs say UC above 2 GiB, so the mapping is UC-.
+    assert_eq!(page.memtype, MemoryType::UncachedMinus);
+    let caps = read_width(addr, Width::U64).unwrap();
+    assert_eq!((caps >> 16) & 0xffff, 0x8086);
+    ctx.munmap(addr, 4096).unwrap();
+    assert!(query(addr).is_none());
+}
+
+#[ktest]
+fn mmap_refuses_bad_requests() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    assert_eq!(ctx.mmap(fd, 0x1001, 4096, PROT_READ, MAP_SHARED), Err(Errno::EINVAL));
+    assert_eq!(ctx.mmap(fd, 0, 4096, PROT_READ, MAP_PRIVATE), Err(Errno::EINVAL));
+    assert_eq!(ctx.mmap(fd, 0, 0, PROT_READ, MAP_SHARED), Err(Errno::EINVAL));
+    assert_eq!(ctx.mmap(fd, 0x20_0000, 4096, PROT_READ, MAP_SHARED), Err(Errno::EPERM));
+    assert_eq!(ctx.mmap(fd, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED), Err(Errno::EACCES));
+    let limit = 1u64 << crate::mm::physmap::max_phys_addr_bits();
+    assert_eq!(ctx.mmap(fd, limit - 4096, 8192, PROT_READ, MAP_SHARED), Err(Errno::EINVAL));
+    assert_eq!(ctx.munmap(0x1234_0000, 4096), Err(Errno::EINVAL));
+}
+
+#[ktest]
+fn a_page_is_never_mapped_with_two_memory_types() {
+    let mut ctx = root();
+    let cached = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let uncached = ctx.open("/dev/mem", O_RDONLY | O_SYNC, 0).unwrap();
+    let wb = ctx.mmap(cached, 0, 4096, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(query(wb).unwrap().memtype, MemoryType::WriteBack, "RAM maps write-back");
+    assert_eq!(ctx.mmap(uncached, 0, 4096, PROT_READ, MAP_SHARED), Err(Errno::EAGAIN));
+    let again = ctx.mmap(cached, 0, 4096, PROT_READ, MAP_SHARED).unwrap();
+    ctx.munmap(wb, 4096).unwrap();
+    ctx.munmap(again, 4096).unwrap();
+    let uc = ctx.mmap(uncached, 0, 4096, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(query(uc).unwrap().memtype, MemoryType::UncachedMinus, "O_SYNC maps uncached");
+    ctx.munmap(uc, 4096).unwrap();
+}
+
+#[ktest]
+fn other_ioctls_are_enotty() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    assert_eq!(ctx.ioctl(fd, 0x5401, 0), Err(Errno::ENOTTY));
+    let null = ctx.open("/dev/null", O_RDONLY, 0).unwrap();
+    assert_eq!(ctx.ioctl(null, memrange::MEMRANGE_GET, 0), Err(Errno::ENOTTY));
+}

@@ -1,0 +1,108 @@
+//! The memory-type registry: which memory type each physical page is mapped with outside
+//! the direct map, so that no page is mapped twice with different types (the no-alias
+//! rule, Intel SDM Vol. 3A, 11.12.4; Linux's `memtype` tree).
+
+use alloc::collections::BTreeMap;
+
+use errno::Errno;
+use mm_core::memtype::MemoryType;
+use spin::Mutex;
+
+use super::PAGE_SIZE;
+
+/// Page frame number -> (type, number of mappings).
+static PAGES: Mutex<BTreeMap<u64, (MemoryType, u32)>> = Mutex::new(BTreeMap::new());
+
+/// The type the page holding `phys` is mapped with, if any mapping is registered.
+pub fn lookup(phys: u64) -> Option<MemoryType> {
+    PAGES.lock().get(&(phys / PAGE_SIZE)).map(|&(memtype, _)| memtype)
+}
+
+/// Registers one more mapping of each page of [phys, phys + len) with the type
+/// `type_of(page)`. All or nothing: `EAGAIN` if any page is already mapped with another
+/// type, and then nothing is registered.
+pub fn reserve(phys: u64, len: u64, type_of: impl Fn(u64) -> MemoryType) -> Result<(), Errno> {
+    let first = phys / PAGE_SIZE;
+    let last = phys.checked_add(len.max(1) - 1).ok_or(Errno::EINVAL)? / PAGE_SIZE;
+    let mut pages = PAGES.lock();
+    for pfn in first..=last {
+        if let Some(&(existing, _)) = pages.get(&pfn)
+            && existing != type_of(pfn * PAGE_SIZE)
+        {
+            return Err(Errno::EAGAIN);
+        }
+    }
+    for pfn in first..=last {
+        let memtype = type_of(pfn * PAGE_SIZE);
+        pages.entry(pfn).and_modify(|(_, count)| *count += 1).or_insert((memtype, 1));
+    }
+    Ok(())
+}
+
+/// Drops one mapping of each page of [phys, phys + len).
+pub fn release(phys: u64, len: u64) {
+    let first = phys / PAGE_SIZE;
+    let last = phys.saturating_add(len.max(1) - 1) / PAGE_SIZE;
+    let mut pages = PAGES.lock();
+    for pfn in first..=last {
+        if let Some((_, count)) = pages.get_mut(&pfn) {
+            *count -= 1;
+            if *count == 0 {
+                pages.remove(&pfn);
+            }
+        }
+    }
+}
+
+/// Changes the type recorded for a registered page (after its mappings were re-typed).
+pub fn retype(phys: u64, memtype: MemoryType) {
+    if let Some(entry) = PAGES.lock().get_mut(&(phys / PAGE_SIZE)) {
+        entry.0 = memtype;
+    }
+}
+
+/// Every registered range, merged, for `/proc/pat_memtype_list`: (start, end, type).
+pub fn ranges(mut visit: impl FnMut(u64, u64, MemoryType)) {
+    let pages = PAGES.lock();
+    let mut current: Option<(u64, u64, MemoryType)> = None;
+    for (&pfn, &(memtype, _)) in pages.iter() {
+        match current {
+            Some((start, end, t)) if end == pfn * PAGE_SIZE && t == memtype => {
+                current = Some((start, end + PAGE_SIZE, t))
+            }
+            _ => {
+                if let Some((start, end, t)) = current {
+                    visit(start, end, t);
+                }
+                current = Some((pfn * PAGE_SIZE, (pfn + 1) * PAGE_SIZE, memtype));
+            }
+        }
+    }
+    if let Some((start, end, t)) = current {
+        visit(start, end, t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ktest::ktest;
+
+    const PHYS: u64 = 0x40_0000_0000;
+
+    #[ktest]
+    fn a_conflicting_type_is_refused_and_nothing_is_registered() {
+        reserve(PHYS, 2 * PAGE_SIZE, |_| MemoryType::WriteCombining).unwrap();
+        assert_eq!(lookup(PHYS + PAGE_SIZE), Some(MemoryType::WriteCombining));
+        // Overlaps the second page with another type: refused, the third page untouched.
+        assert_eq!(reserve(PHYS + PAGE_SIZE, 2 * PAGE_SIZE, |_| MemoryType::Uncacheable), Err(Errno::EAGAIN));
+        assert_eq!(lookup(PHYS + 2 * PAGE_SIZE), None);
+        // The same type stacks.
+        reserve(PHYS, PAGE_SIZE, |_| MemoryType::WriteCombining).unwrap();
+        release(PHYS, 2 * PAGE_SIZE);
+        assert_eq!(lookup(PHYS), Some(MemoryType::WriteCombining), "one mapping of the first page remains");
+        assert_eq!(lookup(PHYS + PAGE_SIZE), None);
+        release(PHYS, PAGE_SIZE);
+        assert_eq!(lookup(PHYS), None);
+    }
+}

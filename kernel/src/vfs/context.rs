@@ -1,0 +1,296 @@
+//! A context: credentials and a file-descriptor table, with the system-call-shaped API
+//! everything above the VFS uses.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use errno::{Errno, KResult};
+use spin::Mutex;
+use vfs_core::cred::{Credentials, Gid, Uid};
+use vfs_core::devnum::DevNum;
+use vfs_core::flags::{OpenFlags, PROT_READ, PROT_WRITE};
+use vfs_core::mode::{FileType, file_type};
+use vfs_core::perm::{Access, may_chmod, may_chown};
+use vfs_core::seek;
+
+use super::inode::{Inode, InodeKind, Owner, Stat};
+use super::ops::{Caller, FileOps, Mapping, SeekPolicy};
+use super::userbuf::UserBuf;
+use super::{list, lookup, lookup_parent, permitted};
+
+/// A file descriptor.
+pub type Fd = usize;
+
+/// Open files per context.
+pub const MAX_FDS: usize = 64;
+
+/// An open-file description: what `open` made; descriptors refer to it.
+struct OpenFile {
+    inode: Arc<Inode>,
+    flags: OpenFlags,
+    offset: Mutex<u64>,
+    ops: Arc<dyn FileOps>,
+}
+
+/// Operations of an open directory: reading it as a file is EISDIR.
+struct DirectoryFile;
+
+impl FileOps for DirectoryFile {
+    fn read(&self, _: u64, _: UserBuf<'_>) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn write(&self, _: u64, _: UserBuf<'_>) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    fn seek_policy(&self) -> SeekPolicy {
+        SeekPolicy::Regular { size: 0 }
+    }
+}
+
+/// Credentials, open files and mappings of one user of the kernel (the shell, a test).
+pub struct Context {
+    cred: Credentials,
+    files: Vec<Option<Arc<OpenFile>>>,
+    mappings: BTreeMap<u64, Mapping>,
+}
+
+impl Context {
+    pub fn new(cred: Credentials) -> Self {
+        Self { cred, files: Vec::new(), mappings: BTreeMap::new() }
+    }
+
+    pub fn cred(&self) -> &Credentials {
+        &self.cred
+    }
+
+    fn file(&self, fd: Fd) -> KResult<Arc<OpenFile>> {
+        self.files.get(fd).and_then(Option::clone).ok_or(Errno::EBADF)
+    }
+
+    fn caller(&self, flags: OpenFlags) -> Caller {
+        Caller { cred: self.cred, flags }
+    }
+
+    /// Opens `path`. `mode` would be the new file's permissions with O_CREAT; this VFS
+    /// has no regular files to create, so O_CREAT on a missing name is EOPNOTSUPP.
+    pub fn open(&mut self, path: &str, flags: u32, mode: u32) -> KResult<Fd> {
+        let _ = mode;
+        let flags = OpenFlags(flags).validate()?;
+        let inode = match lookup(path, &self.cred) {
+            Err(Errno::ENOENT) if flags.0 & vfs_core::flags::O_CREAT != 0 => return Err(Errno::EOPNOTSUPP),
+            other => other?,
+        };
+        if flags.0 & vfs_core::flags::O_CREAT != 0 && flags.0 & vfs_core::flags::O_EXCL != 0 {
+            return Err(Errno::EEXIST);
+        }
+        if flags.0 & vfs_core::flags::O_DIRECTORY != 0 && !inode.is_directory() {
+            return Err(Errno::ENOTDIR);
+        }
+        if inode.is_directory() && flags.writable() {
+            return Err(Errno::EISDIR);
+        }
+        let access = Access { read: flags.readable(), write: flags.writable(), execute: false };
+        permitted(&inode, &self.cred, access)?;
+        let ops: Arc<dyn FileOps> = match &inode.kind {
+            InodeKind::CharDevice(dev) => {
+                let driver = crate::dev::driver(dev.major).ok_or(Errno::ENXIO)?;
+                driver.open(dev.minor, &self.caller(flags))?
+            }
+            InodeKind::Proc(open) => open(flags.writable())?,
+            InodeKind::Directory(_) => Arc::new(DirectoryFile),
+        };
+        let fd = match self.files.iter().position(Option::is_none) {
+            Some(free) => free,
+            None if self.files.len() < MAX_FDS => {
+                self.files.push(None);
+                self.files.len() - 1
+            }
+            None => return Err(Errno::EMFILE),
+        };
+        self.files[fd] = Some(Arc::new(OpenFile { inode, flags, offset: Mutex::new(0), ops }));
+        Ok(fd)
+    }
+
+    pub fn close(&mut self, fd: Fd) -> KResult<()> {
+        self.files.get_mut(fd).and_then(Option::take).map(drop).ok_or(Errno::EBADF)
+    }
+
+    /// Reads at the file offset and advances it.
+    pub fn read(&mut self, fd: Fd, buf: UserBuf<'_>) -> KResult<usize> {
+        let file = self.file(fd)?;
+        if !file.flags.readable() {
+            return Err(Errno::EBADF);
+        }
+        let mut offset = file.offset.lock();
+        let count = seek::verify_area(*offset, buf.len(), file.ops.unsigned_offsets())?;
+        let moved = file.ops.read(*offset, buf.prefix(count))?;
+        *offset = offset.wrapping_add(moved as u64);
+        Ok(moved)
+    }
+
+    /// Writes at the file offset and advances it.
+    pub fn write(&mut self, fd: Fd, buf: UserBuf<'_>) -> KResult<usize> {
+        let file = self.file(fd)?;
+        if !file.flags.writable() {
+            return Err(Errno::EBADF);
+        }
+        let mut offset = file.offset.lock();
+        let count = seek::verify_area(*offset, buf.len(), file.ops.unsigned_offsets())?;
+        let moved = file.ops.write(*offset, buf.prefix(count))?;
+        *offset = offset.wrapping_add(moved as u64);
+        Ok(moved)
+    }
+
+    /// Reads at `offset` without moving the file offset.
+    pub fn pread(&mut self, fd: Fd, buf: UserBuf<'_>, offset: u64) -> KResult<usize> {
+        let file = self.file(fd)?;
+        if !file.flags.readable() {
+            return Err(Errno::EBADF);
+        }
+        let count = seek::verify_positional(offset, buf.len(), file.ops.unsigned_offsets())?;
+        file.ops.read(offset, buf.prefix(count))
+    }
+
+    /// Writes at `offset` without moving the file offset.
+    pub fn pwrite(&mut self, fd: Fd, buf: UserBuf<'_>, offset: u64) -> KResult<usize> {
+        let file = self.file(fd)?;
+        if !file.flags.writable() {
+            return Err(Errno::EBADF);
+        }
+        let count = seek::verify_positional(offset, buf.len(), file.ops.unsigned_offsets())?;
+        file.ops.write(offset, buf.prefix(count))
+    }
+
+    /// Moves the file offset; returns the new one.
+    pub fn lseek(&mut self, fd: Fd, offset: i64, whence: i32) -> KResult<u64> {
+        let file = self.file(fd)?;
+        let mut position = file.offset.lock();
+        let new = match file.ops.seek_policy() {
+            SeekPolicy::Memory => seek::memory_lseek(*position, offset, whence)?,
+            SeekPolicy::Null => seek::null_lseek(*position, offset, whence)?,
+            SeekPolicy::Regular { size } => seek::regular_lseek(*position, offset, whence, size)?,
+        };
+        *position = new;
+        Ok(new)
+    }
+
+    pub fn ioctl(&mut self, fd: Fd, cmd: u32, arg: u64) -> KResult<u64> {
+        let file = self.file(fd)?;
+        file.ops.ioctl(cmd, arg, &self.caller(file.flags))
+    }
+
+    /// Maps `len` bytes of the file at `offset` into the kernel's address space; returns
+    /// the address. PROT_WRITE needs a file opened for writing, PROT_READ one opened for
+    /// reading (EACCES), as in Linux's do_mmap for shared mappings.
+    pub fn mmap(&mut self, fd: Fd, offset: u64, len: u64, prot: u32, flags: u32) -> KResult<u64> {
+        let file = self.file(fd)?;
+        if (prot & PROT_WRITE != 0 && !file.flags.writable())
+            || (prot & PROT_READ != 0 && !file.flags.readable())
+        {
+            return Err(Errno::EACCES);
+        }
+        let mapping = file.ops.mmap(offset, len, prot, flags, &self.caller(file.flags))?;
+        let addr = mapping.addr;
+        self.mappings.insert(addr, mapping);
+        Ok(addr)
+    }
+
+    /// Removes a mapping made by `mmap`: `addr` must be the address it returned and `len`
+    /// its length (whole mappings only), else EINVAL.
+    pub fn munmap(&mut self, addr: u64, len: u64) -> KResult<()> {
+        match self.mappings.get(&addr) {
+            Some(mapping) if mapping.len == len => {
+                let mapping = self.mappings.remove(&addr).ok_or(Errno::EINVAL)?;
+                (mapping.unmap)();
+                Ok(())
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Creates a character-device node. Root only (Linux's CAP_MKNOD).
+    pub fn mknod(&mut self, path: &str, mode: u32, dev: DevNum) -> KResult<()> {
+        if !self.cred.is_root() {
+            return Err(Errno::EPERM);
+        }
+        if file_type(mode) != FileType::CharDevice {
+            return Err(Errno::EINVAL);
+        }
+        let (dir, name) = lookup_parent(path, &self.cred)?;
+        if dir.fixed {
+            return Err(Errno::EPERM);
+        }
+        permitted(&dir, &self.cred, Access { write: true, execute: true, read: false })?;
+        let InodeKind::Directory(entries) = &dir.kind else { return Err(Errno::ENOTDIR) };
+        let mut entries = entries.lock();
+        if entries.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        let owner = Owner { uid: self.cred.uid(), gid: self.cred.gid(), perm: mode & 0o7777 };
+        entries.insert(String::from(name), Inode::new(InodeKind::CharDevice(dev), owner, false));
+        Ok(())
+    }
+
+    /// Removes a name. Open files of it keep working.
+    pub fn unlink(&mut self, path: &str) -> KResult<()> {
+        let (dir, name) = lookup_parent(path, &self.cred)?;
+        let child = dir.child(name).ok_or(Errno::ENOENT)?;
+        if child.is_directory() {
+            return Err(Errno::EISDIR);
+        }
+        if dir.fixed {
+            return Err(Errno::EPERM);
+        }
+        permitted(&dir, &self.cred, Access { write: true, execute: true, read: false })?;
+        if let InodeKind::Directory(entries) = &dir.kind {
+            entries.lock().remove(name);
+        }
+        Ok(())
+    }
+
+    pub fn chown(&mut self, path: &str, uid: Option<Uid>, gid: Option<Gid>) -> KResult<()> {
+        let inode = lookup(path, &self.cred)?;
+        let mut owner = inode.owner.lock();
+        may_chown(&self.cred, owner.uid, owner.gid, uid, gid)?;
+        owner.uid = uid.unwrap_or(owner.uid);
+        owner.gid = gid.unwrap_or(owner.gid);
+        Ok(())
+    }
+
+    pub fn chmod(&mut self, path: &str, mode: u32) -> KResult<()> {
+        let inode = lookup(path, &self.cred)?;
+        let mut owner = inode.owner.lock();
+        may_chmod(&self.cred, owner.uid)?;
+        owner.perm = mode & 0o7777;
+        Ok(())
+    }
+
+    pub fn stat(&self, path: &str) -> KResult<Stat> {
+        Ok(lookup(path, &self.cred)?.stat())
+    }
+
+    pub fn fstat(&self, fd: Fd) -> KResult<Stat> {
+        Ok(self.file(fd)?.inode.stat())
+    }
+
+    /// The entries of a directory with their status, sorted by name; needs read
+    /// permission on it.
+    pub fn readdir(&self, path: &str) -> KResult<Vec<(String, Stat)>> {
+        let dir = lookup(path, &self.cred)?;
+        if !dir.is_directory() {
+            return Err(Errno::ENOTDIR);
+        }
+        permitted(&dir, &self.cred, Access::READ)?;
+        Ok(list(&dir))
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        for (_, mapping) in core::mem::take(&mut self.mappings) {
+            (mapping.unmap)();
+        }
+    }
+}

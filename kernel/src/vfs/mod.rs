@@ -1,0 +1,105 @@
+//! A small VFS: one tree of directories, device nodes and procfs files; open files with
+//! offsets and flags; a file-descriptor table per context, which carries credentials.
+//! Every operation returns `KResult` with a Linux errno.
+//!
+//! Layer rules: drivers (`dev`) and procfs are reached only through `FileOps`; callers
+//! (the shell, tests) only through [`Context`].
+
+mod context;
+pub mod inode;
+pub mod ops;
+pub mod procfs;
+pub mod userbuf;
+
+use alloc::string::ToString;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use errno::{Errno, KResult};
+use spin::Once;
+use vfs_core::cred::Credentials;
+use vfs_core::devnum::MEM_NODES;
+use vfs_core::path;
+use vfs_core::perm::{Access, check_permission};
+
+pub use context::{Context, Fd};
+pub use inode::Stat;
+use inode::{Inode, InodeKind, Owner};
+pub use userbuf::UserBuf;
+
+static ROOT: Once<Arc<Inode>> = Once::new();
+
+const ROOT_DIR: Owner = Owner { uid: 0, gid: 0, perm: 0o755 };
+
+/// Builds the tree: `/dev` with the nodes of devmem-spec part 0, `/proc`, `/tmp`.
+pub fn init() {
+    ROOT.call_once(|| {
+        let root = Inode::directory(ROOT_DIR, false);
+        let dev = Inode::directory(ROOT_DIR, false);
+        for node in MEM_NODES {
+            let owner = Owner { uid: node.uid, gid: node.gid, perm: node.mode };
+            insert(&dev, node.name, Inode::new(InodeKind::CharDevice(node.dev), owner, false));
+        }
+        insert(&root, "dev", dev);
+        insert(&root, "proc", procfs::build());
+        insert(&root, "tmp", Inode::directory(Owner { uid: 0, gid: 0, perm: 0o1777 }, false));
+        root
+    });
+}
+
+fn root() -> &'static Arc<Inode> {
+    ROOT.get().expect("vfs::init has built the tree")
+}
+
+/// Adds `child` to directory `dir` as `name` (at build time: names are unique).
+fn insert(dir: &Arc<Inode>, name: &str, child: Arc<Inode>) {
+    if let InodeKind::Directory(entries) = &dir.kind {
+        entries.lock().insert(name.to_string(), child);
+    }
+}
+
+/// Checks `access` to `inode` for `cred` by its mode bits.
+fn permitted(inode: &Inode, cred: &Credentials, access: Access) -> KResult<()> {
+    let owner = *inode.owner.lock();
+    check_permission(owner.perm, owner.uid, owner.gid, cred, access)
+}
+
+/// Walks `components` from the root; every directory passed through needs search (x)
+/// permission.
+fn walk(components: &[&str], cred: &Credentials) -> KResult<Arc<Inode>> {
+    let mut node = root().clone();
+    for name in components {
+        if !node.is_directory() {
+            return Err(Errno::ENOTDIR);
+        }
+        permitted(&node, cred, Access { execute: true, ..Access::default() })?;
+        node = node.child(name).ok_or(Errno::ENOENT)?;
+    }
+    Ok(node)
+}
+
+/// The inode at `path`.
+pub fn lookup(path: &str, cred: &Credentials) -> KResult<Arc<Inode>> {
+    walk(&path::normalize(path)?, cred)
+}
+
+/// The directory that holds (or would hold) the last component of `path`, and that
+/// component.
+fn lookup_parent<'p>(path: &'p str, cred: &Credentials) -> KResult<(Arc<Inode>, &'p str)> {
+    let (parent, name) = path::split_parent(path)?;
+    let dir = walk(&parent, cred)?;
+    if !dir.is_directory() {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok((dir, name))
+}
+
+/// A directory's entries with their status, sorted by name.
+fn list(dir: &Inode) -> Vec<(alloc::string::String, Stat)> {
+    match &dir.kind {
+        InodeKind::Directory(entries) => {
+            entries.lock().iter().map(|(name, child)| (name.clone(), child.stat())).collect()
+        }
+        _ => Vec::new(),
+    }
+}

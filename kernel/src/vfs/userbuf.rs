@@ -1,0 +1,85 @@
+//! Buffers that cross the file API: an address and a length, never a Rust slice, copied
+//! with fault-safe copies. A bad address gives `EFAULT`, not a crash, so ring-3 programs
+//! can later pass their pointers to every driver unchanged.
+
+use core::marker::PhantomData;
+
+use errno::{Errno, KResult};
+
+use crate::mm::nofault::{self, Fault};
+
+/// A caller's buffer: `len` bytes at `addr` in the current address space.
+#[derive(Clone, Copy, Debug)]
+pub struct UserBuf<'a> {
+    addr: u64,
+    len: usize,
+    /// Ties a buffer made from a slice to the slice's borrow.
+    _borrow: PhantomData<&'a mut [u8]>,
+}
+
+impl<'a> UserBuf<'a> {
+    /// A buffer at any address, as a system call would receive it: it may be unmapped.
+    pub const fn from_raw(addr: u64, len: usize) -> UserBuf<'static> {
+        UserBuf { addr, len, _borrow: PhantomData }
+    }
+
+    /// A buffer the driver fills (for `read`).
+    pub fn from_mut_slice(slice: &'a mut [u8]) -> Self {
+        Self { addr: slice.as_mut_ptr() as u64, len: slice.len(), _borrow: PhantomData }
+    }
+
+    /// A buffer the driver reads (for `write`). Drivers only read from it: writing to
+    /// it fails like writing to a read-only page would, unless the memory is writable.
+    pub fn from_slice(slice: &'a [u8]) -> Self {
+        Self { addr: slice.as_ptr() as u64, len: slice.len(), _borrow: PhantomData }
+    }
+
+    pub const fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first `len` bytes (or all of it, if shorter).
+    pub fn prefix(&self, len: usize) -> Self {
+        Self { len: len.min(self.len), ..*self }
+    }
+
+    fn at(&self, offset: usize, len: usize) -> KResult<u64> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.len => Ok(self.addr.wrapping_add(offset as u64)),
+            _ => Err(Errno::EFAULT),
+        }
+    }
+
+    /// Copies `dst.len()` bytes from the buffer at `offset` into kernel memory.
+    pub fn read_at(&self, offset: usize, dst: &mut [u8]) -> KResult<()> {
+        let src = self.at(offset, dst.len())?;
+        nofault::read_kernel(src, dst).map_err(Errno::from)
+    }
+
+    /// Copies `src` into the buffer at `offset`.
+    pub fn write_at(&self, offset: usize, src: &[u8]) -> KResult<()> {
+        let dst = self.at(offset, src.len())?;
+        nofault::write_kernel(dst, src).map_err(Errno::from)
+    }
+
+    /// Copies `len` bytes from kernel virtual address `src` into the buffer at `offset`;
+    /// either side may fault.
+    pub fn copy_from_kernel(&self, offset: usize, src: u64, len: usize) -> Result<(), Fault> {
+        let dst = self.at(offset, len).map_err(|_| Fault { copied: 0 })?;
+        nofault::copy_kernel(dst, src, len)
+    }
+
+    /// Copies `len` bytes from the buffer at `offset` to kernel virtual address `dst`.
+    pub fn copy_to_kernel(&self, offset: usize, dst: u64, len: usize) -> Result<(), Fault> {
+        let src = self.at(offset, len).map_err(|_| Fault { copied: 0 })?;
+        nofault::copy_kernel(dst, src, len)
+    }
+}
