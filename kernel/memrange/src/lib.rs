@@ -15,6 +15,14 @@
 //! [`MemRanges::to_registers`] from the current registers, store them on every CPU (SDM
 //! §11.11.8), read them back and call [`MemRanges::refetch`] ([`MemRanges::apply`] does the
 //! model half, assuming the registers read back as written).
+//!
+//! Round trips, as in FreeBSD: [`MemRanges::from_registers`] is the boot-time read only (every
+//! ACTIVE range gets `MDF_FIRMWARE` and the owner "BIOS"). After a commit, [`MemRanges::refetch`]
+//! keeps FIRMWARE flags and owners, so refetching stored registers changes nothing except that
+//! an ACTIVE range with an empty owner becomes "BIOS" and a removed slot reads back as base 0,
+//! length `2^MAXPHYADDR`, type UC (keeping FIRMWARE if it had it). Bases at or above
+//! `2^MAXPHYADDR` and lengths above it are not refused (FreeBSD does not check) but read back
+//! truncated by the PHYSBASE/PHYSMASK width.
 #![no_std]
 #![forbid(unsafe_code)]
 

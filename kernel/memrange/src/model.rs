@@ -62,7 +62,8 @@ impl MemRanges {
     /// Attributes, ACTIVE, and for variable slots base and length come from the registers;
     /// FIRMWARE, FIXBASE/FIXLEN/FIXACTIVE and the owner are kept; BOGUS is added, never
     /// removed; an ACTIVE descriptor with an empty owner (`mr_owner[0] == 0`) gets "BIOS".
-    /// An inactive variable slot reads as base 0, length `2^MAXPHYADDR`.
+    /// An inactive variable slot that the store step zeroed reads as base 0, length
+    /// `2^MAXPHYADDR`, type UC (as B3 says); raw firmware values in an inactive slot decode as is.
     pub fn refetch(&mut self, regs: &MtrrRegisters) {
         let nfixed = self.nfixed;
         let max_phys_bits = self.max_phys_bits;
@@ -150,7 +151,12 @@ impl MemRanges {
     }
 
     /// [`MemRanges::set`], then the registers to store, the model refetched as if they read back unchanged (FreeBSD `x86_mem.c` `x86_mrset`).
-    pub fn apply(&mut self, desc: &MemRangeDesc, op: i32, current: &MtrrRegisters) -> Result<MtrrRegisters, Errno> {
+    pub fn apply(
+        &mut self,
+        desc: &MemRangeDesc,
+        op: i32,
+        current: &MtrrRegisters,
+    ) -> Result<MtrrRegisters, Errno> {
         self.set(desc, op)?;
         let regs = self.to_registers(current);
         self.refetch(&regs);
@@ -180,11 +186,13 @@ impl MemRanges {
             return Ok(()); // FreeBSD's slot loop runs zero times; unreachable for a valid request
         }
         let slots = &mut self.descs[first..=last];
-        if request.mr_flags & MDF_FORCE == 0 && slots.iter().any(|d| d.mr_flags & MDF_ATTRMASK == MDF_UNKNOWN) {
+        if request.mr_flags & MDF_FORCE == 0 && slots.iter().any(|d| d.mr_flags & MDF_ATTRMASK == MDF_UNKNOWN)
+        {
             return Err(Errno::EACCES);
         }
         for slot in slots {
-            slot.mr_flags = (slot.mr_flags & !MDF_FIRMWARE & !MDF_ATTRMASK) | (request.mr_flags & MDF_ATTRMASK);
+            slot.mr_flags =
+                (slot.mr_flags & !MDF_FIRMWARE & !MDF_ATTRMASK) | (request.mr_flags & MDF_ATTRMASK);
             slot.mr_owner = request.mr_owner;
         }
         Ok(())
@@ -193,8 +201,7 @@ impl MemRanges {
     /// `x86_mrsetvariable`'s scan: the slot to take over or fill, without changing anything.
     pub(crate) fn find_variable_slot(&self, request: &MemRangeDesc) -> Result<usize, Errno> {
         let mut free = None;
-        for index in self.nfixed..self.ndesc {
-            let current = &self.descs[index];
+        for (index, current) in self.descs.iter().enumerate().take(self.ndesc).skip(self.nfixed) {
             if current.mr_flags & MDF_ACTIVE != 0 {
                 if current.mr_base == request.mr_base && current.mr_len == request.mr_len {
                     if current.mr_flags & MDF_BUSY != 0 {
@@ -226,7 +233,10 @@ impl MemRanges {
 
     /// REMOVE: the first descriptor with this exact base and length (FreeBSD `x86_mem.c` `mem_range_match`).
     fn remove(&mut self, request: &MemRangeDesc) -> Result<(), Errno> {
-        let Some(index) = self.descriptors().iter().position(|d| d.mr_base == request.mr_base && d.mr_len == request.mr_len)
+        let Some(index) = self
+            .descriptors()
+            .iter()
+            .position(|d| d.mr_base == request.mr_base && d.mr_len == request.mr_len)
         else {
             return Err(Errno::ENOENT);
         };
@@ -269,7 +279,12 @@ impl MemRanges {
         for (desc, pair) in self.descs[self.nfixed..self.ndesc].iter().zip(regs.variable.iter_mut()) {
             *pair = if desc.mr_flags & MDF_ACTIVE != 0 {
                 let old = (pair.0 & PHYSBASE_TYPE_MASK) as u8;
-                encode_variable(desc.mr_base, desc.mr_len, mtrr_byte_of_flags(desc.mr_flags, old), self.max_phys_bits)
+                encode_variable(
+                    desc.mr_base,
+                    desc.mr_len,
+                    mtrr_byte_of_flags(desc.mr_flags, old),
+                    self.max_phys_bits,
+                )
             } else {
                 (0, 0)
             };

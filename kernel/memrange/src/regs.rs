@@ -45,12 +45,12 @@ pub const MAX_PHYS_BITS: u32 = 52;
 
 /// PHYSBASEn for variable range `n` (Intel SDM Vol. 3A §11.11.2.3).
 pub const fn msr_physbase(n: usize) -> u32 {
-    MSR_MTRR_PHYSBASE0 + 2 * n as u32
+    MSR_MTRR_PHYSBASE0.wrapping_add((n as u32).wrapping_mul(2))
 }
 
 /// PHYSMASKn for variable range `n` (Intel SDM Vol. 3A §11.11.2.3).
 pub const fn msr_physmask(n: usize) -> u32 {
-    MSR_MTRR_PHYSMASK0 + 2 * n as u32
+    MSR_MTRR_PHYSMASK0.wrapping_add((n as u32).wrapping_mul(2))
 }
 
 /// The address bits of PHYSBASE/PHYSMASK: `(2^MAXPHYADDR - 1) & !0xFFF`, MAXPHYADDR capped at 52 (FreeBSD `sys/x86/x86/x86_mem.c` `mtrr_physmask`).

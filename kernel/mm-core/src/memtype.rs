@@ -92,6 +92,20 @@ impl MemoryType {
     }
 }
 
+impl MemoryType {
+    /// Linux's name in `/proc/pat_memtype_list` (`arch/x86/mm/pat/memtype.c`, `cattr_name`).
+    pub const fn pat_name(self) -> &'static str {
+        match self {
+            Self::Uncacheable => "uncached",
+            Self::UncachedMinus => "uncached-minus",
+            Self::WriteCombining => "write-combining",
+            Self::WriteThrough => "write-through",
+            Self::WriteProtect => "write-protected",
+            Self::WriteBack => "write-back",
+        }
+    }
+}
+
 impl fmt::Display for MemoryType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.short_name())

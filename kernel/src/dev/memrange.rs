@@ -7,11 +7,12 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt::Write;
 
 use errno::{Errno, KResult};
 use memrange::{
     MEM_RANGE_DESC_SIZE, MEM_RANGE_OP_SIZE, MEMRANGE_GET, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MemRangeDesc,
-    MemRangeOp, MemRanges, MtrrRegisters,
+    MemRangeOp, MemRanges, MtrrCommand, MtrrRegisters,
 };
 use mm_core::memtype::MemoryType;
 use spin::Mutex;
@@ -80,11 +81,25 @@ pub fn ioctl(cmd: u32, arg: u64, caller: &Caller) -> KResult<u64> {
     })
 }
 
-/// UPDATE or REMOVE, committed: the model first (all or nothing), then the registers
-/// with the SDM procedure, read back; then the PAT side.
+/// UPDATE or REMOVE, committed.
 fn set(state: &mut State, desc: &MemRangeDesc, op: i32) -> KResult<()> {
+    let memtype = if op == MEMRANGE_SET_REMOVE { None } else { memrange::memtype_of_flags(desc.mr_flags) };
+    commit(state, desc.mr_base, desc.mr_len, memtype, |ranges| ranges.set(desc, op))
+}
+
+/// Changes the model with `change` (all or nothing), writes the registers with the SDM
+/// procedure and reads them back, then records the type of [base, base+len) (`None`:
+/// removed) and re-types the kernel's mappings of it so the effective type is the one
+/// asked for. Any failure leaves registers, descriptors and mappings as they were.
+fn commit(
+    state: &mut State,
+    base: u64,
+    len: u64,
+    memtype: Option<MemoryType>,
+    change: impl FnOnce(&mut MemRanges) -> Result<(), Errno>,
+) -> KResult<()> {
     let mut ranges = state.ranges.clone();
-    ranges.set(desc, op)?;
+    change(&mut ranges)?;
     let wanted = ranges.to_registers(&state.registers);
     let read_back = mtrr::write_all(&wanted).ok_or(Errno::EOPNOTSUPP)?;
     if read_back != wanted {
@@ -96,15 +111,70 @@ fn set(state: &mut State, desc: &MemRangeDesc, op: i32) -> KResult<()> {
     state.ranges = ranges;
     state.registers = read_back;
     let mut set_types = SET_TYPES.lock();
-    set_types.retain(|&(base, len, _)| !(base == desc.mr_base && len == desc.mr_len));
-    if op != MEMRANGE_SET_REMOVE
-        && let Some(memtype) = memrange::memtype_of_flags(desc.mr_flags)
-    {
-        set_types.push((desc.mr_base, desc.mr_len, memtype));
+    set_types.retain(|&(b, l, _)| !(b == base && l == len));
+    if let Some(memtype) = memtype {
+        set_types.push((base, len, memtype));
     }
     drop(set_types);
-    crate::dev::mem::retype_range(desc.mr_base, desc.mr_len);
+    crate::dev::mem::retype_range(base, len);
     Ok(())
+}
+
+/// A write to `/proc/mtrr` in Linux's syntax (`base=... size=... type=...` or
+/// `disable=N`), applied through the same model and commit as MEMRANGE_SET.
+pub fn proc_mtrr_write(text: &str) -> KResult<()> {
+    let command = memrange::parse_proc_mtrr_write(text)?;
+    with_state(|state| match command {
+        MtrrCommand::Add { base, size, memtype } => commit(state, base, size, Some(memtype), |ranges| {
+            memrange::proc_mtrr_add(ranges, base, size, memtype).map(drop)
+        }),
+        MtrrCommand::Disable { register } => {
+            let (base, len) =
+                state.ranges.variable(register).map(|d| (d.mr_base, d.mr_len)).ok_or(Errno::EINVAL)?;
+            commit(state, base, len, None, |ranges| memrange::proc_mtrr_disable(ranges, register))
+        }
+    })
+}
+
+/// What decides the memory type of one physical address (SDM Vol. 3A, 11.11.4 and
+/// Table 11-7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemtypeQuery {
+    /// The MTRRs' type; `None` without MTRRs or for an undefined overlap.
+    pub mtrr: Option<MemoryType>,
+    /// The PAT type of the kernel's direct-map page of the address.
+    pub pat: Option<MemoryType>,
+    /// MTRR x PAT.
+    pub effective: Option<MemoryType>,
+}
+
+/// The MTRR type, the PAT type of the direct map's page and the effective type of `phys`.
+pub fn memtype_query(phys: u64) -> MemtypeQuery {
+    let mtrr = mtrr_type_at(phys);
+    let pat = crate::mm::query::query(crate::mm::phys_to_virt(phys)).map(|page| page.memtype);
+    let effective = match (mtrr, pat) {
+        (Some(mtrr), Some(pat)) => Some(memrange::effective_type(mtrr, pat)),
+        _ => None,
+    };
+    MemtypeQuery { mtrr, pat, effective }
+}
+
+/// `/proc/pat_memtype_list` in Linux's format: each range the kernel maps with a chosen
+/// type (memrange settings and /dev/mem mmaps), `PAT: [mem 0xSTART-0xEND] TYPE`.
+pub fn pat_memtype_list_text() -> String {
+    let mut entries: Vec<(u64, u64, MemoryType)> = SET_TYPES.lock().clone();
+    crate::mm::registry::ranges(|start, end, memtype| entries.push((start, end - start, memtype)));
+    entries.sort_unstable_by_key(|&(base, len, _)| (base, len));
+    let mut text = String::new();
+    for (base, len, memtype) in entries {
+        let _ = writeln!(
+            text,
+            "PAT: [mem {base:#018x}-{:#018x}] {}",
+            base.saturating_add(len),
+            memtype.pat_name()
+        );
+    }
+    text
 }
 
 /// The type memrange set for the page holding `phys`, if any (the last SET wins).
@@ -118,9 +188,9 @@ pub fn registered_type(phys: u64) -> Option<MemoryType> {
 }
 
 /// The type the MTRRs give `phys`, or `None` without MTRRs or for an undefined mix.
+/// Reads the registers themselves (no lock), so it also works during a commit.
 pub fn mtrr_type_at(phys: u64) -> Option<MemoryType> {
-    let registers = with_state(|state| Ok(state.registers)).ok().or_else(mtrr::read_all)?;
-    memrange::mtrr_type_at(&registers, physmap::max_phys_addr_bits(), phys)
+    memrange::mtrr_type_at(&mtrr::read_all()?, physmap::max_phys_addr_bits(), phys)
 }
 
 /// `/proc/mtrr`: the variable registers as they are now, in Linux's format.

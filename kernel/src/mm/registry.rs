@@ -68,7 +68,7 @@ pub fn ranges(mut visit: impl FnMut(u64, u64, MemoryType)) {
     for (&pfn, &(memtype, _)) in pages.iter() {
         match current {
             Some((start, end, t)) if end == pfn * PAGE_SIZE && t == memtype => {
-                current = Some((start, end + PAGE_SIZE, t))
+                current = Some((start, end + PAGE_SIZE, t));
             }
             _ => {
                 if let Some((start, end, t)) = current {

@@ -3,6 +3,8 @@
 //! - `iomem`: the physical memory map in Linux's format, the kernel's sections nested
 //!   under System RAM (Linux `kernel/resource.c`, `r_show`);
 //! - `mtrr`: the variable MTRRs in Linux's format (`arch/x86/kernel/cpu/mtrr/if.c`);
+//!   root may write Linux's `base=... size=... type=...` and `disable=N` to it;
+//! - `pat_memtype_list`: the ranges mapped with a chosen type (Linux's debugfs file);
 //! - `sys/dev/mem/strict`: `1` while /dev/mem refuses System RAM above 1 MiB; root can
 //!   write `0` or `1`.
 
@@ -28,7 +30,8 @@ const ROOT_WRITABLE: Owner = Owner { uid: 0, gid: 0, perm: 0o644 };
 pub(super) fn build() -> Arc<Inode> {
     let proc = Inode::directory(DIR, true);
     insert(&proc, "iomem", Inode::new(InodeKind::Proc(open_iomem), READ_ONLY, true));
-    insert(&proc, "mtrr", Inode::new(InodeKind::Proc(open_mtrr), READ_ONLY, true));
+    insert(&proc, "mtrr", Inode::new(InodeKind::Proc(open_mtrr), ROOT_WRITABLE, true));
+    insert(&proc, "pat_memtype_list", Inode::new(InodeKind::Proc(open_pat_memtype_list), READ_ONLY, true));
     let mut dir = proc.clone();
     for name in ["sys", "dev", "mem"] {
         let sub = Inode::directory(DIR, true);
@@ -93,8 +96,37 @@ fn open_iomem(writable: bool) -> KResult<Arc<dyn FileOps>> {
     read_only_text(writable, iomem_text())
 }
 
-fn open_mtrr(writable: bool) -> KResult<Arc<dyn FileOps>> {
-    read_only_text(writable, dev::memrange::proc_mtrr_text())
+/// `/proc/mtrr`: the listing, and Linux's write syntax as a second way into memrange.
+struct Mtrr(Text);
+
+impl FileOps for Mtrr {
+    fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        self.0.read(offset, buf)
+    }
+
+    /// One command per write, as Linux takes it (`echo "base=... size=... type=..." >`).
+    fn write(&self, _: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        let mut text = [0u8; 256];
+        if buf.len() > text.len() {
+            return Err(Errno::EINVAL);
+        }
+        buf.read_at(0, &mut text[..buf.len()])?;
+        let text = core::str::from_utf8(&text[..buf.len()]).map_err(|_| Errno::EINVAL)?;
+        dev::memrange::proc_mtrr_write(text)?;
+        Ok(buf.len())
+    }
+
+    fn seek_policy(&self) -> SeekPolicy {
+        self.0.seek_policy()
+    }
+}
+
+fn open_mtrr(_writable: bool) -> KResult<Arc<dyn FileOps>> {
+    Ok(Arc::new(Mtrr(Text(dev::memrange::proc_mtrr_text().into_bytes()))))
+}
+
+fn open_pat_memtype_list(writable: bool) -> KResult<Arc<dyn FileOps>> {
+    read_only_text(writable, dev::memrange::pat_memtype_list_text())
 }
 
 /// `/proc/sys/dev/mem/strict`.

@@ -81,7 +81,8 @@ fn op_spec() -> impl Strategy<Value = OpSpec> {
 
 /// The descriptor and op a spec means in the current state.
 fn interpret(spec: &OpSpec, m: &MemRanges, bits: u32) -> (MemRangeDesc, i32) {
-    let mut flags = if spec.attr >= 240 { (spec.attr as i32) & 0x3f } else { ATTRS[spec.attr as usize % 5] };
+    let mut flags =
+        if spec.attr >= 240 { i32::from(spec.attr) & 0x3f } else { ATTRS[spec.attr as usize % 5] };
     if spec.force {
         flags |= MDF_FORCE;
     }
@@ -153,7 +154,7 @@ fn check_request_took_effect(
         let index = index.expect("REMOVE succeeded, so something matched");
         prop_assert!(index >= before.fixed_count());
         prop_assert_eq!(after.descriptors()[index].mr_flags & MDF_ACTIVE, 0);
-    } else if before.fixed_count() != 0 && d.mr_base + d.mr_len <= 0x10_0000 {
+    } else if before.fixed_count() != 0 && d.mr_base.wrapping_add(d.mr_len) <= 0x10_0000 {
         for x in &after.descriptors()[..88] {
             if x.mr_base < d.mr_base + d.mr_len && d.mr_base < x.mr_base + x.mr_len {
                 prop_assert_eq!((x.mr_flags & MDF_ATTRMASK, x.owner()), (attr, owner));
@@ -162,9 +163,9 @@ fn check_request_took_effect(
         }
     } else {
         let (base, len) = (d.mr_base & phys_mask(bits), d.mr_len.min(1 << bits));
-        let found = after.descriptors()[after.fixed_count()..].iter().any(|x| {
-            (x.mr_base, x.mr_len, x.mr_flags, x.owner()) == (base, len, MDF_ACTIVE | attr, owner)
-        });
+        let found = after.descriptors()[after.fixed_count()..]
+            .iter()
+            .any(|x| (x.mr_base, x.mr_len, x.mr_flags, x.owner()) == (base, len, MDF_ACTIVE | attr, owner));
         prop_assert!(found, "no slot holds {:?}", d);
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 mod kmem;
 mod mem;
+mod memrange;
 mod permissions;
 mod port;
 mod random;

@@ -14,7 +14,8 @@ use crate::vfs::UserBuf;
 fn the_open_rules_for_root_operator_and_nobody() {
     use Errno::{EACCES, EPERM};
     // (path, O_RDONLY, O_WRONLY) results for root, operator, nobody.
-    let table: [(&str, [(Result<(), Errno>, Result<(), Errno>); 3]); 7] = [
+    type Outcomes = [(Result<(), Errno>, Result<(), Errno>); 3];
+    let table: [(&str, Outcomes); 7] = [
         ("/dev/mem", [(Ok(()), Ok(())), (Ok(()), Err(EPERM)), (Err(EACCES), Err(EACCES))]),
         ("/dev/kmem", [(Ok(()), Ok(())), (Ok(()), Err(EACCES)), (Err(EACCES), Err(EACCES))]),
         ("/dev/allkmem", [(Ok(()), Ok(())), (Err(EACCES), Err(EACCES)), (Err(EACCES), Err(EACCES))]),

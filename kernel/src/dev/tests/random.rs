@@ -212,7 +212,7 @@ fn random_rounds(rng: &mut Rng, scratch: &mut [u8], edge: u64, rounds: u32, erro
                         .and_then(|addr| ctx.munmap(addr, len).map(|()| addr))
                 }
                 6 if writable_here => ctx.write(fd, buf).map(|n| n as u64),
-                _ => ctx.fstat(fd).map(|s| s.mode as u64),
+                _ => ctx.fstat(fd).map(|s| u64::from(s.mode)),
             };
             if let Err(e) = result {
                 let allowed: &[Errno] = match op {

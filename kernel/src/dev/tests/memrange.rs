@@ -1,0 +1,277 @@
+//! MEMRANGE_GET and MEMRANGE_SET against QEMU's MTRRs: the firmware state SeaBIOS leaves,
+//! register read-back after each SET and REMOVE, every errno of FreeBSD's rules that a
+//! caller can reach, and the PAT side (PTE types of the re-typed mappings). TCG keeps the
+//! values without caching effects, so what is checked is what can be observed: registers,
+//! descriptors, page-table bits.
+
+use alloc::vec::Vec;
+
+use errno::{Errno, KResult};
+use memrange::*;
+use vfs_core::flags::{MAP_SHARED, O_RDONLY, O_RDWR, PROT_READ};
+
+use super::{as_user, root};
+use crate::arch::mtrr;
+use crate::dev::memrange::memtype_query;
+use crate::ktest::ktest;
+use crate::mm::MemoryType;
+use crate::mm::query::query;
+use crate::vfs::{Context, Fd, UserBuf};
+
+const MAX_PHYS_BITS: u32 = 40;
+
+fn get(ctx: &mut Context, fd: Fd, count: i32) -> KResult<(Vec<MemRangeDesc>, i32)> {
+    let mut descs = alloc::vec![0u8; MAX_DESCRIPTORS * MEM_RANGE_DESC_SIZE];
+    let mut op = MemRangeOp { mo_desc: descs.as_mut_ptr() as u64, mo_arg: [count, 0] }.to_bytes();
+    ctx.ioctl(fd, MEMRANGE_GET, op.as_mut_ptr() as u64)?;
+    let op = MemRangeOp::from_bytes(&op);
+    let n = if count > 0 { op.mo_arg[0] as usize } else { 0 };
+    let list = descs.as_chunks::<MEM_RANGE_DESC_SIZE>().0.iter().take(n).map(MemRangeDesc::from_bytes);
+    Ok((list.collect(), op.mo_arg[0]))
+}
+
+fn set(ctx: &mut Context, fd: Fd, base: u64, len: u64, flags: i32, owner: &str, op: i32) -> KResult<u64> {
+    let desc = MemRangeDesc::new(base, len, flags, owner).to_bytes();
+    let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+    ctx.ioctl(fd, MEMRANGE_SET, op.as_mut_ptr() as u64)
+}
+
+fn mem() -> (Context, Fd) {
+    let mut ctx = root();
+    // memcontrol opens /dev/mem read-only: SET needs uid 0, not a writable file.
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    (ctx, fd)
+}
+
+#[ktest]
+fn the_firmware_state_is_what_seabios_leaves() {
+    let regs = mtrr::read_all().expect("QEMU's CPU has MTRRs");
+    assert_eq!(regs.cap, 0x508, "8 variable ranges, fixed ranges, WC");
+    assert_eq!(regs.def_type, 0xc06, "enabled, fixed enabled, default WB");
+    assert_eq!(regs.fixed[0], 0x0606_0606_0606_0606, "WB below 512 KiB");
+    assert_eq!(regs.fixed[1], 0x0606_0606_0606_0606, "WB to 640 KiB");
+    assert_eq!(regs.fixed[2], 0, "UC for 0xA0000-0xBFFFF");
+    assert!(regs.fixed[3..].iter().all(|&r| r == 0x0505_0505_0505_0505), "WP for 0xC0000-0xFFFFF");
+    assert_eq!(regs.variable[0], (0x8000_0000, 0xff_8000_0800), "UC over [2 GiB, 4 GiB)");
+    assert!(regs.variable[1..8].iter().all(|&pair| pair == (0, 0)));
+}
+
+#[ktest]
+fn get_counts_then_lists_the_firmware_ranges() {
+    let (mut ctx, fd) = mem();
+    let (none, count) = get(&mut ctx, fd, 0).unwrap();
+    assert_eq!((none.len(), count), (0, 96), "88 fixed + 8 variable");
+    let (list, count) = get(&mut ctx, fd, 96).unwrap();
+    assert_eq!((list.len(), count), (96, 96));
+    let fixed = MDF_FIXBASE | MDF_FIXLEN | MDF_FIXACTIVE | MDF_ACTIVE | MDF_FIRMWARE;
+    assert_eq!((list[0].mr_base, list[0].mr_len, list[0].mr_flags), (0, 0x10000, fixed | MDF_WRITEBACK));
+    assert_eq!(list[0].owner(), "BIOS");
+    // 8 x 64K, then 16K slots from 0x80000: slot 16 is 0xA0000; 4K slots from slot 24.
+    assert_eq!(
+        (list[16].mr_base, list[16].mr_len, list[16].mr_flags),
+        (0xa0000, 0x4000, fixed | MDF_UNCACHEABLE)
+    );
+    assert_eq!(
+        (list[24].mr_base, list[24].mr_len, list[24].mr_flags),
+        (0xc0000, 0x1000, fixed | MDF_WRITEPROTECT)
+    );
+    assert_eq!((list[87].mr_base, list[87].mr_flags), (0xff000, fixed | MDF_WRITEPROTECT));
+    let var0 = list[88];
+    assert_eq!(
+        (var0.mr_base, var0.mr_len, var0.mr_flags),
+        (0x8000_0000, 0x8000_0000, MDF_ACTIVE | MDF_FIRMWARE | MDF_UNCACHEABLE)
+    );
+    assert_eq!(var0.owner(), "BIOS");
+    assert!(list[89..].iter().all(|d| d.mr_flags & MDF_ACTIVE == 0));
+    let (some, count) = get(&mut ctx, fd, 5).unwrap();
+    assert_eq!((some.len(), count), (5, 5), "n = min(requested, count)");
+}
+
+#[ktest]
+fn update_and_remove_write_the_registers() {
+    let (mut ctx, fd) = mem();
+    let (base, len) = (0x1_0000_0000, 0x1000_0000);
+    set(&mut ctx, fd, base, len, MDF_WRITECOMBINE, "test", MEMRANGE_SET_UPDATE).unwrap();
+    let regs = mtrr::read_all().unwrap();
+    assert_eq!(regs.variable[1], (base | 1, 0xff_f000_0800), "PHYSBASE type WC, PHYSMASK for 256 MiB, valid");
+    let (list, _) = get(&mut ctx, fd, 96).unwrap();
+    assert_eq!(
+        (list[89].mr_base, list[89].mr_len, list[89].mr_flags),
+        (base, len, MDF_ACTIVE | MDF_WRITECOMBINE)
+    );
+    assert_eq!(list[89].owner(), "test");
+    assert_eq!(memtype_query(base + 0x1234).mtrr, Some(MemoryType::WriteCombining));
+    set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE).unwrap();
+    assert_eq!(mtrr::read_all().unwrap().variable[1], (0, 0));
+    assert_eq!(memtype_query(base + 0x1234).mtrr, Some(MemoryType::WriteBack), "the default type again");
+}
+
+#[ktest]
+fn fixed_ranges_grow_to_slot_boundaries() {
+    let (mut ctx, fd) = mem();
+    let before = mtrr::read_all().unwrap();
+    // 4 KiB at 0x80000 lies in the 16K slot 0x80000-0x83FFF: the whole slot (byte 0 of
+    // MSR 0x258) changes.
+    set(&mut ctx, fd, 0x80000, 0x1000, MDF_WRITETHROUGH, "fix", MEMRANGE_SET_UPDATE).unwrap();
+    let after = mtrr::read_all().unwrap();
+    assert_eq!(after.fixed[1], 0x0606_0606_0606_0604, "the slot became WT");
+    let (list, _) = get(&mut ctx, fd, 96).unwrap();
+    assert_eq!(
+        (list[8].mr_base, list[8].mr_len, list[8].mr_flags & MDF_ATTRMASK),
+        (0x80000, 0x4000, MDF_WRITETHROUGH)
+    );
+    assert_eq!(list[8].owner(), "fix");
+    // 8 KiB at 0xC2000: the two 4K slots, bytes 2 and 3 of MSR 0x268.
+    set(&mut ctx, fd, 0xc2000, 0x2000, MDF_WRITETHROUGH, "fix", MEMRANGE_SET_UPDATE).unwrap();
+    assert_eq!(mtrr::read_all().unwrap().fixed[3], 0x0505_0505_0404_0505, "two WT slots among WP");
+    set(&mut ctx, fd, 0x80000, 0x4000, MDF_WRITEBACK, "fix", MEMRANGE_SET_UPDATE).unwrap();
+    set(&mut ctx, fd, 0xc2000, 0x2000, MDF_WRITEPROTECT, "fix", MEMRANGE_SET_UPDATE).unwrap();
+    assert_eq!(mtrr::read_all().unwrap().fixed, before.fixed);
+}
+
+#[ktest]
+fn the_ninth_variable_range_is_enospc_and_changes_nothing() {
+    let (mut ctx, fd) = mem();
+    let bases: Vec<u64> = (0..7).map(|i| 0x2_0000_0000 + i * 0x1000_0000).collect();
+    for &base in &bases {
+        set(&mut ctx, fd, base, 0x1000_0000, MDF_WRITEBACK, "fill", MEMRANGE_SET_UPDATE).unwrap();
+    }
+    let full = mtrr::read_all().unwrap();
+    assert!(full.variable[..8].iter().all(|&(_, mask)| mask & 0x800 != 0), "all 8 slots valid");
+    let (list_before, _) = get(&mut ctx, fd, 96).unwrap();
+    assert_eq!(
+        set(&mut ctx, fd, 0x3_0000_0000, 0x1000, MDF_UNCACHEABLE, "ninth", MEMRANGE_SET_UPDATE),
+        Err(Errno::ENOSPC)
+    );
+    assert_eq!(mtrr::read_all().unwrap(), full, "a failed SET leaves every register");
+    assert_eq!(get(&mut ctx, fd, 96).unwrap().0, list_before, "and every descriptor");
+    for &base in &bases {
+        set(&mut ctx, fd, base, 0x1000_0000, 0, "", MEMRANGE_SET_REMOVE).unwrap();
+    }
+    assert!(mtrr::read_all().unwrap().variable[1..8].iter().all(|&pair| pair == (0, 0)));
+}
+
+#[ktest]
+fn every_reachable_errno_of_the_rules() {
+    let (mut ctx, fd) = mem();
+    let update = MEMRANGE_SET_UPDATE;
+    // EINVAL: misaligned, not a power of two, two types, no type; partial overlap of UC
+    // by WT.
+    assert_eq!(set(&mut ctx, fd, 0x1_0000_0800, 0x1000, MDF_WRITEBACK, "t", update), Err(Errno::EINVAL));
+    assert_eq!(set(&mut ctx, fd, 0x1_0000_0000, 0x3000, MDF_WRITEBACK, "t", update), Err(Errno::EINVAL));
+    assert_eq!(
+        set(&mut ctx, fd, 0x1_0000_0000, 0x1000, MDF_WRITEBACK | MDF_UNCACHEABLE, "t", update),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(set(&mut ctx, fd, 0x1_0000_0000, 0x1000, 0, "t", update), Err(Errno::EINVAL));
+    assert_eq!(
+        set(&mut ctx, fd, 0x9000_0000, 0x1000_0000, MDF_WRITETHROUGH, "t", update),
+        Err(Errno::EINVAL)
+    );
+    // ENOENT: REMOVE of a range that is not there. EPERM: REMOVE of a fixed range.
+    assert_eq!(set(&mut ctx, fd, 0x1_0000_0000, 0x1000, 0, "", MEMRANGE_SET_REMOVE), Err(Errno::ENOENT));
+    assert_eq!(set(&mut ctx, fd, 0, 0x10000, 0, "", MEMRANGE_SET_REMOVE), Err(Errno::EPERM));
+    // EOPNOTSUPP: an operation that is neither UPDATE nor REMOVE.
+    assert_eq!(set(&mut ctx, fd, 0x1_0000_0000, 0x1000, MDF_WRITEBACK, "t", 2), Err(Errno::EOPNOTSUPP));
+    // EFAULT: a bad op pointer, a bad descriptor pointer.
+    assert_eq!(ctx.ioctl(fd, MEMRANGE_SET, 0x0000_4444_0000_0000), Err(Errno::EFAULT));
+    let mut op = MemRangeOp { mo_desc: 0x0000_4444_0000_0000, mo_arg: [0, 0] }.to_bytes();
+    assert_eq!(ctx.ioctl(fd, MEMRANGE_SET, op.as_mut_ptr() as u64), Err(Errno::EFAULT));
+    let mut op = MemRangeOp { mo_desc: 0x0000_4444_0000_0000, mo_arg: [4, 0] }.to_bytes();
+    assert_eq!(ctx.ioctl(fd, MEMRANGE_GET, op.as_mut_ptr() as u64), Err(Errno::EFAULT));
+    // EPERM: SET without uid 0, even through a file operator may open.
+    let mut operator = as_user("operator");
+    let ofd = operator.open("/dev/mem", O_RDONLY, 0).unwrap();
+    assert_eq!(set(&mut operator, ofd, 0x1_0000_0000, 0x1000, MDF_WRITEBACK, "t", update), Err(Errno::EPERM));
+    assert!(get(&mut operator, ofd, 0).is_ok(), "GET is for every reader");
+    // ENOTTY: the ioctls on another device; other ioctls on /dev/mem.
+    let zero = ctx.open("/dev/zero", O_RDWR, 0).unwrap();
+    assert_eq!(ctx.ioctl(zero, MEMRANGE_GET, 0), Err(Errno::ENOTTY));
+}
+
+#[ktest]
+fn unknown_types_need_force() {
+    // TCG stores any byte in a fixed MTRR: give one slot the reserved type 2, which the
+    // model shows as UNKNOWN; changing it needs FORCE (EACCES without).
+    let original = mtrr::read_all().unwrap();
+    let mut odd = original;
+    odd.fixed[10] = (odd.fixed[10] & !0xff) | 0x02;
+    assert_eq!(mtrr::write_all(&odd), Some(odd));
+    let descriptors = MemRanges::from_registers(&odd, MAX_PHYS_BITS).unwrap();
+    let slot = descriptors.descriptors()[80];
+    assert_eq!((slot.mr_base, slot.mr_flags & MDF_UNKNOWN), (0xf8000, MDF_UNKNOWN));
+    let mut model = descriptors.clone();
+    let request = MemRangeDesc::new(0xf8000, 0x1000, MDF_WRITEPROTECT, "t");
+    assert_eq!(model.set(&request, MEMRANGE_SET_UPDATE), Err(Errno::EACCES));
+    let forced = MemRangeDesc::new(0xf8000, 0x1000, MDF_WRITEPROTECT | MDF_FORCE, "t");
+    assert_eq!(model.set(&forced, MEMRANGE_SET_UPDATE), Ok(()));
+    assert_eq!(mtrr::write_all(&original), Some(original));
+}
+
+#[ktest]
+fn a_set_retypes_the_direct_map_and_every_mmap_of_the_range() {
+    let (mut ctx, fd) = mem();
+    let (base, len) = (0x1_0000_0000u64, 0x20_0000u64);
+    // A /dev/mem mapping of the range (a hole above RAM, default type WB by the MTRRs).
+    let addr = ctx.mmap(fd, base + 0x1000, 0x2000, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(query(addr).unwrap().memtype, MemoryType::WriteBack);
+    set(&mut ctx, fd, base, len, MDF_WRITECOMBINE, "wc", MEMRANGE_SET_UPDATE).unwrap();
+    assert_eq!(query(addr).unwrap().memtype, MemoryType::WriteCombining, "the mmap was re-typed");
+    assert_eq!(query(addr + 0x1000).unwrap().memtype, MemoryType::WriteCombining);
+    let q = memtype_query(base + 0x10_0000);
+    assert_eq!(
+        (q.mtrr, q.pat, q.effective),
+        (
+            Some(MemoryType::WriteCombining),
+            Some(MemoryType::WriteCombining),
+            Some(MemoryType::WriteCombining)
+        )
+    );
+    // Just outside the range the direct map keeps its type, in a page of its own.
+    let outside = query(crate::mm::phys_to_virt(base + len)).unwrap();
+    assert_eq!(outside.memtype, MemoryType::WriteBack);
+    let text = crate::dev::memrange::pat_memtype_list_text();
+    assert!(text.contains("PAT: [mem 0x0000000100000000-0x0000000100200000] write-combining"), "{text}");
+    // A new mapping of the range gets the type memrange set.
+    let again = ctx.mmap(fd, base, 0x1000, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(query(again).unwrap().memtype, MemoryType::WriteCombining);
+    ctx.munmap(again, 0x1000).unwrap();
+    set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE).unwrap();
+    assert_eq!(query(addr).unwrap().memtype, MemoryType::WriteBack, "back to the rules' type");
+    assert_eq!(memtype_query(base).pat, Some(MemoryType::WriteBack));
+    ctx.munmap(addr, 0x2000).unwrap();
+}
+
+#[ktest]
+fn proc_mtrr_lists_and_takes_linux_commands() {
+    let mut ctx = root();
+    let fd = ctx.open("/proc/mtrr", O_RDONLY, 0).unwrap();
+    let mut text = [0u8; 512];
+    let n = ctx.read(fd, UserBuf::from_mut_slice(&mut text)).unwrap();
+    assert_eq!(
+        core::str::from_utf8(&text[..n]),
+        Ok("reg00: base=0x080000000 ( 2048MB), size= 2048MB, count=1: uncachable\n")
+    );
+    let w = ctx.open("/proc/mtrr", O_RDWR, 0).unwrap();
+    assert_eq!(
+        ctx.write(w, UserBuf::from_slice(b"base=0x100000000 size=0x1000000 type=write-combining\n")),
+        Ok(53)
+    );
+    assert_eq!(mtrr::read_all().unwrap().variable[1], (0x1_0000_0001, 0xff_ff00_0800));
+    let fd = ctx.open("/proc/mtrr", O_RDONLY, 0).unwrap();
+    let n = ctx.read(fd, UserBuf::from_mut_slice(&mut text)).unwrap();
+    let listing = core::str::from_utf8(&text[..n]).unwrap();
+    assert!(
+        listing.contains("reg01: base=0x100000000 ( 4096MB), size=   16MB, count=1: write-combining\n"),
+        "{listing}"
+    );
+    assert_eq!(
+        ctx.write(w, UserBuf::from_slice(b"base=0x100000000 size=0x1000 type=nonsense")),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(ctx.write(w, UserBuf::from_slice(b"disable=1\n")), Ok(10));
+    assert_eq!(mtrr::read_all().unwrap().variable[1], (0, 0));
+    assert_eq!(ctx.write(w, UserBuf::from_slice(b"disable=1\n")), Err(Errno::EINVAL), "nothing there now");
+    let mut operator = as_user("operator");
+    assert_eq!(operator.open("/proc/mtrr", O_RDWR, 0).map(drop), Err(Errno::EACCES));
+}
