@@ -51,6 +51,8 @@ pub struct SuiteOptions<'a> {
     pub idle_timeout: Duration,
     pub verbose: bool,
     pub log_dir: &'a Path,
+    /// Extra QEMU arguments for this suite (a different CPU, say).
+    pub qemu_args: &'a [&'a str],
 }
 
 /// How one boot ended.
@@ -255,6 +257,8 @@ fn boot(
     if let Some(filter) = options.filter {
         qemu.fw_cfg_string(FILTER_FW_CFG_NAME, filter);
     }
+    let extra: Vec<String> = options.qemu_args.iter().map(|a| a.to_string()).collect();
+    qemu.extra(&extra);
     let mut child =
         qemu.command().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let mut stdout = child.stdout.take().expect("stdout is piped");

@@ -20,6 +20,9 @@ use crate::setup::{self, project_root};
 /// The integration kernel whose tests fail on purpose, to check that the framework
 /// reports each kind of failure and carries on after it.
 const SELFTEST_SUITE: &str = "ktest_selftest";
+/// Integration kernels that need a machine of their own, and the QEMU arguments for it.
+const SUITE_QEMU_ARGS: [(&str, &[&str]); 1] = [("no_mtrr", &["-cpu", "qemu64,-mtrr"])];
+
 /// How many QEMU instances run at once (these machines have 2 cores).
 const PARALLEL_BOOTS: usize = 2;
 
@@ -182,6 +185,10 @@ fn run_suites(
                         idle_timeout: Duration::from_secs(if selftest { 5 } else { args.idle_timeout }),
                         verbose: args.verbose,
                         log_dir,
+                        qemu_args: SUITE_QEMU_ARGS
+                            .iter()
+                            .find(|(suite, _)| *suite == artifact.target)
+                            .map_or(&[], |(_, args)| args),
                     };
                     let report = run_suite(&artifact.target, &image, &options);
                     if !selftest {
