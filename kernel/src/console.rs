@@ -11,17 +11,26 @@ static BYTES_WRITTEN: AtomicUsize = AtomicUsize::new(0);
 /// Whether the last byte written ended a line.
 static AT_LINE_START: AtomicBool = AtomicBool::new(true);
 
+/// While set, console output is collected here instead of sent (the shell's `>`).
+static CAPTURE: spin::Mutex<Option<alloc::vec::Vec<u8>>> = spin::Mutex::new(None);
+
 struct Serial;
 
 impl Write for Serial {
     fn write_str(&mut self, text: &str) -> fmt::Result {
-        if let Some(&last) = text.as_bytes().last() {
-            serial::write_bytes(text.as_bytes());
-            BYTES_WRITTEN.fetch_add(text.len(), Ordering::Relaxed);
-            AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
-        }
+        write_bytes(text.as_bytes());
         Ok(())
     }
+}
+
+/// Collects console output from now on, until [`end_capture`].
+pub fn begin_capture() {
+    crate::arch::cpu::without_interrupts(|| *CAPTURE.lock() = Some(alloc::vec::Vec::new()));
+}
+
+/// Stops collecting and returns what was printed since [`begin_capture`].
+pub fn end_capture() -> alloc::vec::Vec<u8> {
+    crate::arch::cpu::without_interrupts(|| CAPTURE.lock().take()).unwrap_or_default()
 }
 
 #[doc(hidden)]
@@ -43,6 +52,22 @@ macro_rules! println {
     ($($arg:tt)*) => ($crate::console::print_args(format_args!("{}\n", format_args!($($arg)*))));
 }
 
+/// Writes raw bytes (a file's contents, say) to the console.
+pub fn write_bytes(bytes: &[u8]) {
+    let captured = crate::arch::cpu::without_interrupts(|| match CAPTURE.try_lock() {
+        Some(mut guard) => guard.as_mut().map(|buffer| buffer.extend_from_slice(bytes)).is_some(),
+        None => false,
+    });
+    if captured {
+        return;
+    }
+    if let Some(&last) = bytes.last() {
+        serial::write_bytes(bytes);
+        BYTES_WRITTEN.fetch_add(bytes.len(), Ordering::Relaxed);
+        AT_LINE_START.store(last == b'\n', Ordering::Relaxed);
+    }
+}
+
 /// Bytes written to the console since boot.
 pub fn bytes_written() -> usize {
     BYTES_WRITTEN.load(Ordering::Relaxed)
@@ -55,9 +80,26 @@ pub fn ensure_line_start() {
     }
 }
 
+/// The next byte typed (or piped) on the console, waiting for it.
+pub fn read_byte() -> u8 {
+    loop {
+        crate::arch::cpu::disable_interrupts();
+        if let Some(byte) = serial::read_byte() {
+            crate::arch::cpu::enable_interrupts();
+            return byte;
+        }
+        crate::arch::cpu::wait_for_interrupt();
+    }
+}
+
 /// Makes the console usable from the panic handler, whatever the panicking code held.
 pub fn prepare_for_panic() {
     serial::unlock_for_panic();
+    // A panic must be seen: stop any capture (its lock is free, interrupts being off,
+    // unless the panic came from inside it, and then try_lock just fails).
+    if let Some(mut capture) = CAPTURE.try_lock() {
+        *capture = None;
+    }
 }
 
 /// The `log` backend: `[seconds.micros] LEVEL target: message`.

@@ -29,6 +29,7 @@ pub mod ktest;
 #[allow(unsafe_code)]
 pub mod mm;
 mod panic;
+pub mod shell;
 pub mod vfs;
 
 pub use bootloader_api;

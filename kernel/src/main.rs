@@ -1,4 +1,4 @@
-//! The kernel binary: boots, prints the banner, and waits.
+//! The kernel binary: boots, prints the banner, and runs the shell on the console.
 #![no_std]
 #![no_main]
 
@@ -9,6 +9,6 @@ entry_point!(kernel_main, config = &kernel::BOOTLOADER_CONFIG);
 
 fn kernel_main(boot_info: &'static mut BootInfo) -> ! {
     kernel::init(boot_info);
-    kernel::println!("No shell yet: this kernel boots, reports and idles. Quit QEMU with Ctrl-A X.");
-    cpu::idle_forever()
+    cpu::enable_interrupts();
+    kernel::shell::run()
 }

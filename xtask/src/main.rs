@@ -5,6 +5,7 @@
 //! QEMU, and ends with `N passed, M failed`.
 
 mod build;
+mod console;
 mod junit;
 mod ktest;
 mod qemu;
@@ -89,6 +90,10 @@ struct TestArgs {
     /// Print every line the kernels write to the serial port.
     #[arg(long, short)]
     verbose: bool,
+    /// Rewrite the console tests' expected output (tests/console/*.expected) from what
+    /// the shell printed; review the diff before committing.
+    #[arg(long)]
+    bless: bool,
 }
 
 fn main() -> ExitCode {
@@ -138,7 +143,12 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
     } else {
         eprintln!("xtask: booting {} (Ctrl-A X quits QEMU, Ctrl-A C its monitor)", image.display());
     }
-    let status = qemu.command().status().map_err(|e| anyhow::anyhow!("starting QEMU: {e}"))?;
+    use std::io::IsTerminal;
+    let status = if std::io::stdin().is_terminal() || args.gdb {
+        qemu.command().status().map_err(|e| anyhow::anyhow!("starting QEMU: {e}"))?
+    } else {
+        qemu::run_scripted(&qemu)?
+    };
     Ok(qemu::exit_code_of_run(status))
 }
 

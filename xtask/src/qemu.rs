@@ -75,6 +75,48 @@ impl Qemu {
     }
 }
 
+/// Runs QEMU with piped standard input: the input is held back until the shell's first
+/// prompt appears, because the firmware and bootloader reset the UART while booting and
+/// would drop anything that arrived before. Output goes through as it comes.
+pub fn run_scripted(qemu: &Qemu) -> anyhow::Result<ExitStatus> {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    let mut child = qemu.command().stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
+    let mut qemu_in = child.stdin.take().ok_or_else(|| anyhow::anyhow!("QEMU's stdin"))?;
+    let mut qemu_out = child.stdout.take().ok_or_else(|| anyhow::anyhow!("QEMU's stdout"))?;
+    let (prompt_seen, wait_for_prompt) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut out = std::io::stdout();
+        let mut buf = [0u8; 4096];
+        let mut tail: Vec<u8> = Vec::new();
+        let mut waiting = true;
+        while let Ok(n) = qemu_out.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = out.write_all(&buf[..n]);
+            let _ = out.flush();
+            if waiting {
+                tail.extend_from_slice(&buf[..n]);
+                if tail.windows(3).any(|w| w == b"\n# " || w == b"\n$ ") {
+                    waiting = false;
+                    let _ = prompt_seen.send(());
+                }
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        if wait_for_prompt.recv().is_ok() {
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut qemu_in);
+        }
+        // Keep QEMU's input open after ours ends, as a terminal would be.
+        std::thread::park();
+    });
+    Ok(child.wait()?)
+}
+
 /// `cargo xtask run`'s exit status: 0 when the kernel reported success (or the user quit
 /// QEMU), 1 when it reported failure, QEMU's own status otherwise.
 pub fn exit_code_of_run(status: ExitStatus) -> ExitCode {

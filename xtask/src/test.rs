@@ -63,6 +63,13 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
     );
     let reports = run_suites(jobs, args, &log_dir);
 
+    eprintln!("xtask: console tests: piping tests/console/*.script into the shell");
+    let kernel = build::kernel(args.build.release)?;
+    let image = build::disk_image(&kernel, false)?;
+    let started = Instant::now();
+    let console_tests = crate::console::run_all(&image, args.filter.as_deref(), args.bless)?;
+    let console_seconds = started.elapsed().as_secs_f64();
+
     for report in &reports {
         if report.suite == SELFTEST_SUITE {
             let checks = check_selftest(report);
@@ -81,6 +88,7 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
             groups.push((report.suite.clone(), tests, report.seconds));
         }
     }
+    groups.push(("console".to_string(), console_tests, console_seconds));
     if !run_selftest {
         eprintln!("xtask: --filter given: the framework self-test ({SELFTEST_SUITE}) was skipped");
     }

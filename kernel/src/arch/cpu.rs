@@ -122,3 +122,11 @@ pub fn with_caches_disabled<R>(f: impl FnOnce() -> R) -> R {
 pub fn page_table_root() -> u64 {
     x86_64::registers::control::Cr3::read().0.start_address().as_u64()
 }
+
+/// Waits for the next interrupt with interrupts enabled, then returns with them
+/// disabled again: the caller checks its condition with interrupts off, so a wake-up
+/// between the check and the HLT cannot be missed (STI's one-instruction shadow).
+pub fn wait_for_interrupt() {
+    interrupts::enable_and_hlt();
+    interrupts::disable();
+}

@@ -10,7 +10,7 @@ use spin::Lazy;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
-use super::{extable, gdt, timer};
+use super::{extable, gdt, pic, serial, timer};
 
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
     let mut idt = InterruptDescriptorTable::new();
@@ -44,8 +44,9 @@ static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
         idt.machine_check.set_handler_fn(machine_check).set_stack_index(gdt::NMI_MCE_IST_INDEX);
     }
     idt[timer::TIMER_VECTOR].set_handler_fn(timer_interrupt);
-    idt[timer::SPURIOUS_MASTER_VECTOR].set_handler_fn(spurious_master);
-    idt[timer::SPURIOUS_SLAVE_VECTOR].set_handler_fn(spurious_slave);
+    idt[pic::vector(pic::COM1_IRQ)].set_handler_fn(com1_interrupt);
+    idt[pic::SPURIOUS_MASTER_VECTOR].set_handler_fn(spurious_master);
+    idt[pic::SPURIOUS_SLAVE_VECTOR].set_handler_fn(spurious_slave);
     idt
 });
 
@@ -230,12 +231,17 @@ extern "x86-interrupt" fn timer_interrupt(_frame: InterruptStackFrame) {
     timer::on_tick();
 }
 
+extern "x86-interrupt" fn com1_interrupt(_frame: InterruptStackFrame) {
+    serial::on_interrupt();
+    pic::end_of_interrupt(pic::COM1_IRQ);
+}
+
 extern "x86-interrupt" fn spurious_master(_frame: InterruptStackFrame) {
-    timer::on_spurious(timer::SPURIOUS_MASTER_VECTOR);
+    pic::on_spurious(pic::SPURIOUS_MASTER_VECTOR);
 }
 
 extern "x86-interrupt" fn spurious_slave(_frame: InterruptStackFrame) {
-    timer::on_spurious(timer::SPURIOUS_SLAVE_VECTOR);
+    pic::on_spurious(pic::SPURIOUS_SLAVE_VECTOR);
 }
 
 #[cfg(test)]

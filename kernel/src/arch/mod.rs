@@ -12,6 +12,7 @@ pub mod gdt;
 pub mod idt;
 pub mod mtrr;
 pub mod pat;
+pub mod pic;
 pub mod portio;
 pub mod qemu;
 pub mod serial;
@@ -24,5 +25,7 @@ pub fn init() {
     gdt::init();
     idt::init();
     cpu::enable_protection_features();
+    pic::init();
     timer::init();
+    serial::enable_receive_interrupts();
 }

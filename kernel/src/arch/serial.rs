@@ -6,7 +6,9 @@
 
 use spin::Mutex;
 use uart_16550::backend::PioBackend;
+use uart_16550::spec::registers::IER;
 use uart_16550::{BaudRate, Config, Uart16550};
+use x86_64::instructions::port::Port;
 
 /// I/O base of the first PC serial port.
 const COM1_BASE: u16 = 0x3f8;
@@ -20,10 +22,87 @@ pub fn init() {
     let Ok(mut uart) = (unsafe { Uart16550::new_port(COM1_BASE) }) else {
         return;
     };
+    // `init` discards whatever waits in the receive FIFO: input that arrived while the
+    // machine booted (a piped script, say). Keep it.
+    {
+        let mut rx = RX.lock();
+        while rx.len < RX_CAPACITY {
+            let Ok(byte) = uart.try_receive_byte() else { break };
+            let tail = (rx.head + rx.len) % RX_CAPACITY;
+            rx.bytes[tail] = byte;
+            rx.len += 1;
+        }
+    }
     let config = Config { baud_rate: BaudRate::Baud115200, ..Config::DEFAULT };
     if uart.init(config).is_ok() {
         super::cpu::without_interrupts(|| *COM1.lock() = Some(uart));
     }
+}
+
+/// Received bytes waiting for a reader. When it is full the receive interrupt is turned
+/// off, so bytes wait in the UART's FIFO and the sender is held back (QEMU stops reading
+/// its input while the FIFO is full): nothing is lost, however fast input arrives.
+struct RxRing {
+    bytes: [u8; RX_CAPACITY],
+    head: usize,
+    len: usize,
+    paused: bool,
+}
+
+const RX_CAPACITY: usize = 4096;
+
+static RX: Mutex<RxRing> = Mutex::new(RxRing { bytes: [0; RX_CAPACITY], head: 0, len: 0, paused: false });
+
+/// The modem control register; OUT2 gates the UART's interrupt line on PCs.
+const COM1_MCR: u16 = COM1_BASE + 4;
+const MCR_DTR_RTS_OUT2: u8 = 0x0b;
+
+/// Turns on the receive interrupt (IRQ 4) and routes it to the PIC.
+pub fn enable_receive_interrupts() {
+    super::cpu::without_interrupts(|| {
+        if let Some(uart) = COM1.lock().as_mut() {
+            // SAFETY: the modem control register of COM1, which this module owns; DTR,
+            // RTS and OUT2 only signal readiness and enable the interrupt line.
+            unsafe { Port::<u8>::new(COM1_MCR).write(MCR_DTR_RTS_OUT2) };
+            uart.enable_interrupts(IER::DATA_READY);
+        }
+    });
+    super::pic::unmask(super::pic::COM1_IRQ);
+}
+
+/// IRQ 4: moves every received byte into the ring, or pauses reception when it is full.
+pub(super) fn on_interrupt() {
+    let mut guard = COM1.lock();
+    let Some(uart) = guard.as_mut() else { return };
+    let mut rx = RX.lock();
+    while rx.len < RX_CAPACITY {
+        let Ok(byte) = uart.try_receive_byte() else { return };
+        let tail = (rx.head + rx.len) % RX_CAPACITY;
+        rx.bytes[tail] = byte;
+        rx.len += 1;
+    }
+    rx.paused = true;
+    uart.disable_interrupts(IER::DATA_READY);
+}
+
+/// The next received byte, if any. Resumes reception once the ring has room again.
+pub fn read_byte() -> Option<u8> {
+    super::cpu::without_interrupts(|| {
+        let mut rx = RX.lock();
+        if rx.len == 0 {
+            return None;
+        }
+        let byte = rx.bytes[rx.head];
+        rx.head = (rx.head + 1) % RX_CAPACITY;
+        rx.len -= 1;
+        if rx.paused && rx.len < RX_CAPACITY / 2 {
+            rx.paused = false;
+            if let Some(uart) = COM1.lock().as_mut() {
+                uart.enable_interrupts(IER::DATA_READY);
+            }
+        }
+        Some(byte)
+    })
 }
 
 /// Sends bytes to COM1, turning `\n` into `\r\n` for terminals in raw mode.

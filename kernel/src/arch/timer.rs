@@ -5,18 +5,11 @@
 //! TSC, which is cheap to read and finer than the tick.
 
 use core::sync::atomic::{AtomicU64, Ordering};
-use pic8259::ChainedPics;
-use spin::{Mutex, Once};
+use spin::Once;
 use x86_64::instructions::port::Port;
 
-/// Where the PICs' IRQs 0-15 land in the IDT: just past the CPU's exceptions.
-const PIC_MASTER_OFFSET: u8 = 32;
-const PIC_SLAVE_OFFSET: u8 = PIC_MASTER_OFFSET + 8;
-/// IRQ 0, the PIT.
-pub const TIMER_VECTOR: u8 = PIC_MASTER_OFFSET;
-/// IRQ 7 and IRQ 15 are where each PIC reports a spurious interrupt.
-pub const SPURIOUS_MASTER_VECTOR: u8 = PIC_MASTER_OFFSET + 7;
-pub const SPURIOUS_SLAVE_VECTOR: u8 = PIC_SLAVE_OFFSET + 7;
+/// IRQ 0's vector.
+pub const TIMER_VECTOR: u8 = super::pic::vector(super::pic::TIMER_IRQ);
 
 /// Tick rate of PIT channel 0.
 pub const TICK_HZ: u64 = 100;
@@ -29,34 +22,25 @@ const PIT_COMMAND: u16 = 0x43;
 /// speaker, bit 5 reads channel 2's output.
 const SYSTEM_CONTROL_B: u16 = 0x61;
 
-static PICS: Mutex<ChainedPics> =
-    // SAFETY: the offsets map IRQs to vectors 32-47, past the exceptions and used by
-    // nothing else in the IDT.
-    Mutex::new(unsafe { ChainedPics::new(PIC_MASTER_OFFSET, PIC_SLAVE_OFFSET) });
-
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 static TSC_AT_BOOT: AtomicU64 = AtomicU64::new(0);
 static TICK_HOOK: Once<fn()> = Once::new();
 
-/// Calibrates the TSC, then starts the periodic tick with only IRQ 0 unmasked.
+/// Calibrates the TSC, then starts the periodic tick on IRQ 0.
 /// Interrupts stay disabled until the caller enables them.
 pub fn init() {
     TSC_AT_BOOT.store(super::cpu::read_tsc(), Ordering::Relaxed);
     TSC_HZ.store(calibrate_tsc(), Ordering::Relaxed);
     let divisor = (PIT_HZ / TICK_HZ) as u16;
     // SAFETY: the 8254 command and channel-0 ports only program the PIT; mode 2 (rate
-    // generator) with this divisor makes IRQ 0 fire TICK_HZ times a second. Remapping
-    // and masking the PICs only changes which vectors their IRQs raise, all of which
-    // have IDT entries.
+    // generator) with this divisor makes IRQ 0 fire TICK_HZ times a second.
     unsafe {
         Port::<u8>::new(PIT_COMMAND).write(0b0011_0100);
         Port::<u8>::new(PIT_CHANNEL0).write(divisor as u8);
         Port::<u8>::new(PIT_CHANNEL0).write((divisor >> 8) as u8);
-        let mut pics = PICS.lock();
-        pics.initialize();
-        pics.write_masks(!0b0000_0001, 0xff);
     }
+    super::pic::unmask(super::pic::TIMER_IRQ);
 }
 
 /// Measures TSC ticks over 10 ms of PIT channel 2 counting down in mode 0, the way
@@ -98,20 +82,9 @@ pub fn set_tick_hook(hook: fn()) {
 pub(super) fn on_tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
     // Acknowledge first: the hook may end the run and never return.
-    // SAFETY: TIMER_VECTOR is IRQ 0 of the master PIC, which is what we are handling.
-    unsafe { PICS.lock().notify_end_of_interrupt(TIMER_VECTOR) };
+    super::pic::end_of_interrupt(super::pic::TIMER_IRQ);
     if let Some(hook) = TICK_HOOK.get() {
         hook();
-    }
-}
-
-/// A spurious IRQ 7 needs no acknowledgement; a spurious IRQ 15 still needs one on
-/// the master, which saw a real cascade interrupt.
-pub(super) fn on_spurious(vector: u8) {
-    if vector == SPURIOUS_SLAVE_VECTOR {
-        // SAFETY: acknowledging the master's cascade line (IRQ 2) for the slave's
-        // spurious interrupt; the slave itself must not be acknowledged.
-        unsafe { PICS.lock().notify_end_of_interrupt(PIC_MASTER_OFFSET + 2) };
     }
 }
 

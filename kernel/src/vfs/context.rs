@@ -287,6 +287,22 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Nanoseconds since boot (CLOCK_MONOTONIC), from the calibrated TSC.
+    pub fn monotonic_ns(&self) -> u64 {
+        crate::arch::timer::uptime_ns()
+    }
+
+    /// Powers the machine off (reboot(2) with RB_POWEROFF); root only (EPERM). Under
+    /// QEMU this ends the run with success.
+    pub fn poweroff(&self) -> KResult<()> {
+        if !self.cred.is_root() {
+            return Err(Errno::EPERM);
+        }
+        crate::arch::qemu::exit(ktest_protocol::ExitCode::Success)
+    }
+}
+
 impl Drop for Context {
     fn drop(&mut self) {
         for (_, mapping) in core::mem::take(&mut self.mappings) {

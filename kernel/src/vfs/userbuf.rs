@@ -6,6 +6,7 @@ use core::marker::PhantomData;
 
 use errno::{Errno, KResult};
 
+pub use crate::mm::nofault::Width;
 use crate::mm::nofault::{self, Fault};
 
 /// A caller's buffer: `len` bytes at `addr` in the current address space.
@@ -68,6 +69,20 @@ impl<'a> UserBuf<'a> {
     pub fn write_at(&self, offset: usize, src: &[u8]) -> KResult<()> {
         let dst = self.at(offset, src.len())?;
         nofault::write_kernel(dst, src).map_err(Errno::from)
+    }
+
+    /// Loads one naturally aligned value of `width` at `offset` with a single access of
+    /// that width (Linux's `get_user`; what a register mapped with mmap needs). EFAULT
+    /// when out of the buffer, misaligned or unmapped.
+    pub fn read_value(&self, offset: usize, width: Width) -> KResult<u64> {
+        let at = self.at(offset, width.bytes())?;
+        nofault::read_width(at, width).ok_or(Errno::EFAULT)
+    }
+
+    /// Stores the low `width` bytes of `value` at `offset` with one access (`put_user`).
+    pub fn write_value(&self, offset: usize, width: Width, value: u64) -> KResult<()> {
+        let at = self.at(offset, width.bytes())?;
+        if nofault::write_width(at, width, value) { Ok(()) } else { Err(Errno::EFAULT) }
     }
 
     /// Copies `len` bytes from kernel virtual address `src` into the buffer at `offset`;
