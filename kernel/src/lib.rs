@@ -25,6 +25,7 @@ mod banner;
 pub mod console;
 pub mod dev;
 pub mod fmtbuf;
+pub mod fuzz;
 pub mod ktest;
 #[allow(unsafe_code)]
 pub mod mm;

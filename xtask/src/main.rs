@@ -4,8 +4,10 @@
 //! the host unit tests, then the kernel's own tests and each integration kernel in
 //! QEMU, and ends with `N passed, M failed`.
 
+mod bench;
 mod build;
 mod console;
+mod fuzz;
 mod junit;
 mod ktest;
 mod qemu;
@@ -37,6 +39,30 @@ enum Command {
     Test(TestArgs),
     /// Check formatting (rustfmt) and lints (clippy, host and kernel), warnings as errors.
     Lint,
+    /// Measure boot time, device throughput, memrange, allocators (medians of several boots).
+    Bench {
+        /// Use the debug build instead of the release build.
+        #[arg(long)]
+        debug: bool,
+        /// How many boots to take the medians over.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+    },
+    /// Run the in-kernel fuzzer (release build), and optionally the parsers' property tests.
+    Fuzz {
+        /// The seed; a new one (printed) when not given. The same seed replays the same run.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How many operations.
+        #[arg(long, default_value_t = 1_000_000)]
+        operations: u64,
+        /// Also run the host parsers' property tests with this many cases each.
+        #[arg(long, default_value_t = 0)]
+        host_cases: u32,
+        /// Use the debug build.
+        #[arg(long)]
+        debug: bool,
+    },
 }
 
 #[derive(Args, Clone, Copy)]
@@ -104,6 +130,10 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd_run(&args),
         Command::Test(args) => test::run(&args),
         Command::Lint => cmd_lint(),
+        Command::Bench { debug, runs } => bench::run(!debug, runs.max(1)),
+        Command::Fuzz { seed, operations, host_cases, debug } => {
+            fuzz::run(!debug, seed, operations, host_cases)
+        }
     };
     match result {
         Ok(code) => code,

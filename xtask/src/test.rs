@@ -20,6 +20,9 @@ use crate::setup::{self, project_root};
 /// The integration kernel whose tests fail on purpose, to check that the framework
 /// reports each kind of failure and carries on after it.
 const SELFTEST_SUITE: &str = "ktest_selftest";
+/// The benchmark kernel, which `cargo xtask bench` runs.
+const BENCH_SUITE: &str = "bench";
+
 /// Integration kernels that need a machine of their own, and the QEMU arguments for it.
 const SUITE_QEMU_ARGS: [(&str, &[&str]); 1] = [("no_mtrr", &["-cpu", "qemu64,-mtrr"])];
 
@@ -45,6 +48,8 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
         let image = build::disk_image(&artifact.executable, false)?;
         if artifact.target == SELFTEST_SUITE {
             selftest = Some((artifact, image));
+        } else if artifact.target == BENCH_SUITE {
+            // Speed is measured by `cargo xtask bench`, not tested.
         } else {
             jobs.push_back((artifact, image));
         }

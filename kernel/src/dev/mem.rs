@@ -18,7 +18,7 @@ use vfs_core::devmem::{self, PageAccess};
 use vfs_core::flags::PROT_WRITE;
 use vfs_core::transfer::{page_chunks, partial};
 
-use super::access::{Direction, natural_width_copy};
+use super::access::{Direction, bounce_access};
 
 use crate::mm::{paging, phys_to_virt, physmap, registry, window};
 use crate::vfs::UserBuf;
@@ -98,13 +98,70 @@ pub struct Mem {
     pub opened_sync: bool,
 }
 
-/// One page-bounded piece of device memory, through a temporary uncached mapping.
-/// Returns the bytes moved; stops at the first fault.
+/// One page-bounded piece of device memory, through the window's scratch page mapped
+/// uncached: the device sees accesses of natural width; the caller's buffer gets one
+/// copy. Returns the bytes moved; stops at the first fault.
 fn device_chunk(phys: u64, len: usize, buf: &UserBuf<'_>, at: usize, direction: Direction) -> usize {
-    let Ok(mapping) = window::map_phys_range(phys, len as u64, MemoryType::UncachedMinus) else { return 0 };
-    let moved = natural_width_copy(mapping.va, len, buf, at, direction);
-    window::unmap_phys_range(mapping);
-    moved
+    // Reads into a buffer that shares the page's alignment go straight to it: the device
+    // still sees one access of natural width at a time, and one copy is saved.
+    let user = buf.addr().wrapping_add(at as u64);
+    if direction == Direction::Read && user % 8 == phys % 8 && at + len <= buf.len() {
+        return window::with_phys_page(phys, MemoryType::UncachedMinus, |va| read_device_into(va, user, len))
+            .unwrap_or(0);
+    }
+    /// Word-aligned, so the middle of a page moves with 8-byte accesses.
+    #[repr(C, align(8))]
+    struct Bounce([u8; 4096]);
+    let mut bounce = Bounce([0; 4096]);
+    let bounce = &mut bounce.0[..len];
+    let bounce_va = bounce.as_mut_ptr() as u64;
+    // For a write, fetch the caller's bytes first; a bad buffer limits how many go out.
+    let available = match direction {
+        Direction::Read => len,
+        Direction::Write => match buf.copy_to_kernel(at, bounce_va, len) {
+            Ok(()) => len,
+            Err(fault) => fault.copied,
+        },
+    };
+    let moved = window::with_phys_page(phys, MemoryType::UncachedMinus, |va| {
+        bounce_access(va, &mut bounce[..available], direction)
+    })
+    .unwrap_or(0);
+    match direction {
+        Direction::Write => moved,
+        Direction::Read => match buf.copy_from_kernel(at, bounce_va, moved) {
+            Ok(()) => moved,
+            Err(fault) => fault.copied,
+        },
+    }
+}
+
+/// Device memory at `va` to kernel address `user` (same alignment mod 8): single
+/// accesses for the unaligned head and the tail, one 8-byte access per word in between.
+/// Returns the bytes moved (a fault inside the head or tail counts it as not moved).
+fn read_device_into(va: u64, user: u64, len: usize) -> usize {
+    let head = (((8 - (va & 7)) & 7) as usize).min(len);
+    let words = (len - head) / 8;
+    let tail_at = head + words * 8;
+    if !read_small(va, user, head) {
+        return 0;
+    }
+    let copied = crate::mm::nofault::copy_qwords(user + head as u64, va + head as u64, words);
+    if copied < words {
+        return head + copied * 8;
+    }
+    if !read_small(va + tail_at as u64, user + tail_at as u64, len - tail_at) {
+        return tail_at;
+    }
+    len
+}
+
+/// Up to 7 bytes of device memory to `user`, with accesses of natural width.
+fn read_small(va: u64, user: u64, len: usize) -> bool {
+    let mut word = [0u8; 8];
+    len == 0
+        || bounce_access(va, &mut word[..len], Direction::Read) == len
+            && crate::mm::nofault::copy_kernel(user, word.as_ptr() as u64, len).is_ok()
 }
 
 impl Mem {
@@ -189,7 +246,12 @@ impl FileOps for Mem {
         let record = MmapRecord { phys: offset, len: pages * 4096, va: addr, opened_sync };
         MMAPS.lock().push(record);
         let unmap = Box::new(move || {
-            MMAPS.lock().retain(|r| r.va != record.va);
+            let mut mmaps = MMAPS.lock();
+            mmaps.retain(|r| r.va != record.va);
+            if mmaps.is_empty() {
+                *mmaps = Vec::new();
+            }
+            drop(mmaps);
             window::unmap_phys_range(mapping);
             registry::release(record.phys, record.len);
         });

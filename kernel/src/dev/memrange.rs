@@ -19,7 +19,6 @@ use spin::Mutex;
 
 use crate::arch::mtrr;
 use crate::mm::physmap;
-use crate::vfs::UserBuf;
 use crate::vfs::ops::Caller;
 
 /// The descriptor list and the registers it was last committed to.
@@ -56,13 +55,13 @@ pub fn ioctl(cmd: u32, arg: u64, caller: &Caller) -> KResult<u64> {
         return Err(Errno::ENOTTY);
     }
     with_state(|state| {
-        let op_buf = UserBuf::from_raw(arg, MEM_RANGE_OP_SIZE);
+        let op_buf = caller.user_buf(arg, MEM_RANGE_OP_SIZE)?;
         let mut bytes = [0u8; MEM_RANGE_OP_SIZE];
         op_buf.read_at(0, &mut bytes)?;
         let mut op = MemRangeOp::from_bytes(&bytes);
         if cmd == MEMRANGE_GET {
             let (descriptors, count) = state.ranges.get(op.mo_arg[0]);
-            let out = UserBuf::from_raw(op.mo_desc, descriptors.len() * MEM_RANGE_DESC_SIZE);
+            let out = caller.user_buf(op.mo_desc, descriptors.len() * MEM_RANGE_DESC_SIZE)?;
             for (i, desc) in descriptors.iter().enumerate() {
                 out.write_at(i * MEM_RANGE_DESC_SIZE, &desc.to_bytes())?;
             }
@@ -74,7 +73,7 @@ pub fn ioctl(cmd: u32, arg: u64, caller: &Caller) -> KResult<u64> {
             return Err(Errno::EPERM);
         }
         let mut desc_bytes = [0u8; MEM_RANGE_DESC_SIZE];
-        UserBuf::from_raw(op.mo_desc, MEM_RANGE_DESC_SIZE).read_at(0, &mut desc_bytes)?;
+        caller.user_buf(op.mo_desc, MEM_RANGE_DESC_SIZE)?.read_at(0, &mut desc_bytes)?;
         let desc = MemRangeDesc::from_bytes(&desc_bytes);
         set(state, &desc, op.mo_arg[0])?;
         Ok(0)
@@ -114,6 +113,8 @@ fn commit(
     set_types.retain(|&(b, l, _)| !(b == base && l == len));
     if let Some(memtype) = memtype {
         set_types.push((base, len, memtype));
+    } else if set_types.is_empty() {
+        *set_types = Vec::new();
     }
     drop(set_types);
     crate::dev::mem::retype_range(base, len);
@@ -175,6 +176,20 @@ pub fn pat_memtype_list_text() -> String {
         );
     }
     text
+}
+
+/// Whether the MTRRs hold what the descriptor list says (the fuzzer's invariant):
+/// the registers read now equal the list turned into registers. Errors when there are
+/// no MTRRs to compare.
+pub fn registers_match_model() -> KResult<bool> {
+    let now = mtrr::read_all().ok_or(Errno::EOPNOTSUPP)?;
+    with_state(|state| Ok(now == state.registers && state.ranges.to_registers(&state.registers) == now))
+}
+
+/// Heap bytes held for the types memrange set: kernel state that lives as long as the
+/// ranges do (the fuzzer leaves it out of its heap baseline).
+pub fn retained_heap_bytes() -> usize {
+    SET_TYPES.lock().capacity() * size_of::<(u64, u64, MemoryType)>()
 }
 
 /// The type memrange set for the page holding `phys`, if any (the last SET wins).

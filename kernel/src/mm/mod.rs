@@ -29,6 +29,7 @@ pub fn init(boot_info: &'static BootInfo) {
     physmap::init(boot_info);
     frames::init(boot_info);
     heap::init();
+    window::init();
 }
 
 /// The direct-map address of physical address `phys`.

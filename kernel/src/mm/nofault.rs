@@ -79,6 +79,34 @@ pub fn write_width(address: u64, width: Width, value: u64) -> bool {
     unsafe { extable::write_nofault(address, width, value) }
 }
 
+/// Copies `qwords` aligned 8-byte words between kernel virtual addresses with one 8-byte
+/// load and store each (device memory in the middle of a transfer). Both addresses must
+/// be 8-byte aligned (else nothing is copied); destination pages must be writable.
+/// Returns the words copied before a fault.
+pub fn copy_qwords(dst: u64, src: u64, qwords: usize) -> usize {
+    if dst % 8 != 0 || src % 8 != 0 {
+        return 0;
+    }
+    let mut copied = 0;
+    while copied < qwords {
+        let at = dst + copied as u64 * 8;
+        let from = src + copied as u64 * 8;
+        // Stop at whichever page ends first, so a fault is attributed to one page.
+        let in_page = ((4096 - (at & 0xfff)).min(4096 - (from & 0xfff)) / 8) as usize;
+        let chunk = in_page.min(qwords - copied);
+        if !query::query(at).is_some_and(|page| page.writable) {
+            break;
+        }
+        // SAFETY: aligned (checked above), destination page writable, faults caught.
+        let moved = unsafe { extable::copy_qwords_nofault(at as *mut u64, from as *const u64, chunk) };
+        copied += moved;
+        if moved < chunk {
+            break;
+        }
+    }
+    copied
+}
+
 /// Copies `src` to kernel virtual address `dst`: the primitive behind writes to
 /// `/dev/kmem`, which exist to change kernel memory. Pages that are unmapped or mapped
 /// read-only are refused before any byte is written to them (write protection is never

@@ -140,6 +140,33 @@ pub fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result
     Ok(())
 }
 
+/// Points the 4 KiB page at `va`, whose page tables exist (it was mapped once with
+/// [`map`]), at `phys` with `attributes`, or makes it not present (`None`, after which
+/// an `unmap` nearby may free the table); one entry written and one INVLPG, no
+/// allocation. For a mapping reused many times a second.
+pub fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(), MapError> {
+    let _guard = LOCK.lock();
+    let mut table = cpu::page_table_root();
+    let mut level = Level::Pml4;
+    while level != Level::Pt {
+        let entry = read(table, pte::table_index(va, level));
+        if !entry.is_present() || entry.is_leaf(level) {
+            return Err(MapError::NotMapped);
+        }
+        table = entry.table_address();
+        level = level.next().ok_or(MapError::NotMapped)?;
+    }
+    let entry = match target {
+        Some((phys, attributes)) => {
+            Entry::leaf(phys & !(PageSize::Size4K.bytes() - 1), PageSize::Size4K, attributes)
+        }
+        None => Entry::EMPTY,
+    };
+    write(table, pte::table_index(va, Level::Pt), entry);
+    cpu::flush_tlb_page(va);
+    Ok(())
+}
+
 /// Removes the mapping of the `size` page at `va`, splitting a larger page around it
 /// first. Returns the entry that was removed. Page tables left empty are freed.
 pub fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {

@@ -52,6 +52,11 @@ pub fn release(phys: u64, len: u64) {
             }
         }
     }
+    // An empty map still holds its root node: drop it, so the heap goes back to where it
+    // was before the first mapping.
+    if pages.is_empty() {
+        *pages = BTreeMap::new();
+    }
 }
 
 /// Changes the type recorded for a registered page (after its mappings were re-typed).

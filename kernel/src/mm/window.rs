@@ -59,6 +59,10 @@ fn release_va(start: u64, bytes: u64) {
         free[index - 1].1 += free[index].1;
         free.remove(index);
     }
+    // Back to one free extent: give the list's spare room back to the heap.
+    if free.len() == 1 {
+        free.shrink_to_fit();
+    }
 }
 
 /// Maps the physical range [phys, phys+len) with memory type `memtype`, kernel
@@ -102,6 +106,26 @@ pub fn map_phys_pages(
     Ok(WindowMapping { va: base + (phys - first), phys, len, base, pages })
 }
 
+/// Maps `frames` (anywhere in physical memory) at consecutive addresses, kernel
+/// read-write with `memtype`, followed by an unmapped guard page. The mapping's `phys`
+/// is the first frame; unmap it with [`unmap_phys_range`].
+pub fn map_frames(frames: &[u64], memtype: MemoryType) -> Result<WindowMapping, MapError> {
+    let pages = frames.len() as u64;
+    let first = *frames.first().ok_or(MapError::Unaligned)?;
+    let base = allocate_va((pages + 1) * PAGE_SIZE).ok_or(MapError::OutOfFrames)?;
+    let attributes = Attributes { global: true, ..Attributes::KERNEL_DATA }.with_memtype(memtype);
+    for (page, &frame) in frames.iter().enumerate() {
+        if let Err(error) = paging::map(base + page as u64 * PAGE_SIZE, frame, PageSize::Size4K, attributes) {
+            for done in 0..page as u64 {
+                let _ = paging::unmap(base + done * PAGE_SIZE, PageSize::Size4K);
+            }
+            release_va(base, (pages + 1) * PAGE_SIZE);
+            return Err(error);
+        }
+    }
+    Ok(WindowMapping { va: base, phys: first, len: pages * PAGE_SIZE, base, pages })
+}
+
 /// Unmaps a range mapped by [`map_phys_range`] and gives its addresses back.
 pub fn unmap_phys_range(mapping: WindowMapping) {
     for page in 0..mapping.pages {
@@ -114,4 +138,37 @@ pub fn unmap_phys_range(mapping: WindowMapping) {
 /// Bytes of the window not in use, for tests and reports.
 pub fn free_bytes() -> u64 {
     free_list().iter().map(|&(_, len)| len).sum()
+}
+
+/// A page of the window kept for short accesses to device memory: its page tables stay,
+/// so each use is one PTE write and one INVLPG instead of a map and an unmap. Between
+/// uses it maps a frame of its own (never left empty, so `unmap` elsewhere cannot free
+/// its page table, and never left pointing at a device).
+static SCRATCH: Mutex<Option<(u64, u64)>> = Mutex::new(None);
+
+/// Sets up the scratch page at boot, so that its frame and page table are part of the
+/// kernel's baseline rather than appearing at the first device access.
+pub(super) fn init() {
+    let _ = with_phys_page(0, MemoryType::WriteBack, |_| ());
+}
+
+/// Runs `f` with the physical page holding `phys` mapped at the address it is given
+/// (the address of `phys` itself, not of its page), with memory type `memtype`, kernel
+/// read-write. The page is parked again before this returns.
+pub fn with_phys_page<R>(phys: u64, memtype: MemoryType, f: impl FnOnce(u64) -> R) -> Result<R, MapError> {
+    let mut scratch = SCRATCH.lock();
+    let (va, parking) = match *scratch {
+        Some(pair) => pair,
+        None => {
+            let parking = super::frames::allocate_zeroed().ok_or(MapError::OutOfFrames)?;
+            let va = allocate_va(2 * PAGE_SIZE).ok_or(MapError::OutOfFrames)?;
+            paging::map(va, parking, PageSize::Size4K, Attributes::KERNEL_DATA)?;
+            *scratch.insert((va, parking))
+        }
+    };
+    let attributes = Attributes { global: false, ..Attributes::KERNEL_DATA }.with_memtype(memtype);
+    paging::remap_4k(va, Some((phys, attributes)))?;
+    let result = f(va + (phys & (PAGE_SIZE - 1)));
+    paging::remap_4k(va, Some((parking, Attributes::KERNEL_DATA)))?;
+    Ok(result)
 }

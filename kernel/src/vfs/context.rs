@@ -17,7 +17,7 @@ use vfs_core::seek;
 
 use super::inode::{Inode, InodeKind, Owner, Stat};
 use super::ops::{Caller, FileOps, Mapping, SeekPolicy};
-use super::userbuf::UserBuf;
+use super::userbuf::{UserBuf, UserSpace, check_user_space};
 use super::{list, lookup, lookup_parent, permitted};
 
 /// A file descriptor.
@@ -52,13 +52,20 @@ impl FileOps for DirectoryFile {
 /// Credentials, open files and mappings of one user of the kernel (the shell, a test).
 pub struct Context {
     cred: Credentials,
+    user_space: Option<UserSpace>,
     files: Vec<Option<Arc<OpenFile>>>,
     mappings: BTreeMap<u64, Mapping>,
 }
 
 impl Context {
     pub fn new(cred: Credentials) -> Self {
-        Self { cred, files: Vec::new(), mappings: BTreeMap::new() }
+        Self { cred, user_space: None, files: Vec::new(), mappings: BTreeMap::new() }
+    }
+
+    /// A context whose buffers must lie in `space` (EFAULT otherwise), as a user
+    /// process's would: the fuzzer uses it, so random pointers cannot reach the kernel.
+    pub fn with_user_space(cred: Credentials, space: UserSpace) -> Self {
+        Self { cred, user_space: Some(space), files: Vec::new(), mappings: BTreeMap::new() }
     }
 
     pub fn cred(&self) -> &Credentials {
@@ -70,7 +77,7 @@ impl Context {
     }
 
     fn caller(&self, flags: OpenFlags) -> Caller {
-        Caller { cred: self.cred, flags }
+        Caller { cred: self.cred, flags, user_space: self.user_space }
     }
 
     /// Opens `path`. `mode` would be the new file's permissions with O_CREAT; this VFS
@@ -119,6 +126,7 @@ impl Context {
 
     /// Reads at the file offset and advances it.
     pub fn read(&mut self, fd: Fd, buf: UserBuf<'_>) -> KResult<usize> {
+        check_user_space(self.user_space, &buf)?;
         let file = self.file(fd)?;
         if !file.flags.readable() {
             return Err(Errno::EBADF);
@@ -132,6 +140,7 @@ impl Context {
 
     /// Writes at the file offset and advances it.
     pub fn write(&mut self, fd: Fd, buf: UserBuf<'_>) -> KResult<usize> {
+        check_user_space(self.user_space, &buf)?;
         let file = self.file(fd)?;
         if !file.flags.writable() {
             return Err(Errno::EBADF);
@@ -145,6 +154,7 @@ impl Context {
 
     /// Reads at `offset` without moving the file offset.
     pub fn pread(&mut self, fd: Fd, buf: UserBuf<'_>, offset: u64) -> KResult<usize> {
+        check_user_space(self.user_space, &buf)?;
         let file = self.file(fd)?;
         if !file.flags.readable() {
             return Err(Errno::EBADF);
@@ -155,6 +165,7 @@ impl Context {
 
     /// Writes at `offset` without moving the file offset.
     pub fn pwrite(&mut self, fd: Fd, buf: UserBuf<'_>, offset: u64) -> KResult<usize> {
+        check_user_space(self.user_space, &buf)?;
         let file = self.file(fd)?;
         if !file.flags.writable() {
             return Err(Errno::EBADF);

@@ -74,7 +74,7 @@ impl Inode {
     }
 
     /// The file-type bits of the mode.
-    fn type_bits(&self) -> u32 {
+    pub fn type_bits(&self) -> u32 {
         match self.kind {
             InodeKind::Directory(_) => S_IFDIR,
             InodeKind::CharDevice(_) => S_IFCHR,

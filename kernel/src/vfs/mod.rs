@@ -61,7 +61,8 @@ fn insert(dir: &Arc<Inode>, name: &str, child: Arc<Inode>) {
 /// Checks `access` to `inode` for `cred` by its mode bits.
 fn permitted(inode: &Inode, cred: &Credentials, access: Access) -> KResult<()> {
     let owner = *inode.owner.lock();
-    check_permission(owner.perm, owner.uid, owner.gid, cred, access)
+    // With the file type: root may search any directory, whatever its x bits.
+    check_permission(inode.type_bits() | owner.perm, owner.uid, owner.gid, cred, access)
 }
 
 /// Walks `components` from the root; every directory passed through needs search (x)

@@ -6,7 +6,7 @@ use errno::{Errno, KResult};
 use vfs_core::cred::Credentials;
 use vfs_core::flags::OpenFlags;
 
-use super::userbuf::UserBuf;
+use super::userbuf::{UserBuf, UserSpace, check_user_space};
 
 /// How `lseek` moves the offset of a file (see `vfs_core::seek`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +39,18 @@ impl core::fmt::Debug for Mapping {
 pub struct Caller {
     pub cred: Credentials,
     pub flags: OpenFlags,
+    /// Where the caller's buffers may be, when the context restricts them.
+    pub user_space: Option<UserSpace>,
+}
+
+impl Caller {
+    /// A buffer the caller named by address (an ioctl's pointer), checked against its
+    /// user space: EFAULT outside it.
+    pub fn user_buf(&self, addr: u64, len: usize) -> KResult<UserBuf<'static>> {
+        let buf = UserBuf::from_raw(addr, len);
+        check_user_space(self.user_space, &buf)?;
+        Ok(buf)
+    }
 }
 
 /// An open file's operations. The VFS keeps the offset and calls these with it.

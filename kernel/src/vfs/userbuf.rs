@@ -9,6 +9,21 @@ use errno::{Errno, KResult};
 pub use crate::mm::nofault::Width;
 use crate::mm::nofault::{self, Fault};
 
+/// The addresses a context's buffers must lie in (Linux's `access_ok`): set for callers
+/// that must not name kernel memory. The shell, a trusted kernel caller, has none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserSpace {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// EFAULT unless `buf` lies in `space` (always fine without one).
+pub fn check_user_space(space: Option<UserSpace>, buf: &UserBuf<'_>) -> KResult<()> {
+    let Some(space) = space else { return Ok(()) };
+    let end = buf.addr().checked_add(buf.len() as u64).ok_or(Errno::EFAULT)?;
+    if buf.addr() >= space.start && end <= space.end { Ok(()) } else { Err(Errno::EFAULT) }
+}
+
 /// A caller's buffer: `len` bytes at `addr` in the current address space.
 #[derive(Clone, Copy, Debug)]
 pub struct UserBuf<'a> {

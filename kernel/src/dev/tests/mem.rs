@@ -190,3 +190,21 @@ fn other_ioctls_are_enotty() {
     let null = ctx.open("/dev/null", O_RDONLY, 0).unwrap();
     assert_eq!(ctx.ioctl(null, memrange::MEMRANGE_GET, 0), Err(Errno::ENOTTY));
 }
+
+#[ktest]
+fn device_reads_work_into_buffers_of_any_alignment() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let mut buf = alloc::vec![0u8; 3 * 4096];
+    // The VGA window (MMIO), the BIOS ROM, and a run from low RAM into the ROM.
+    for (offset, len) in [(0xa0000u64, 4096usize), (0xa0003, 4096), (0xf0000, 8192), (0x9f000 + 5, 8000)] {
+        for shift in 0..8 {
+            let target = &mut buf[shift..shift + len];
+            assert_eq!(
+                ctx.pread(fd, UserBuf::from_mut_slice(target), offset),
+                Ok(len),
+                "{offset:#x} into +{shift}"
+            );
+        }
+    }
+}

@@ -153,3 +153,14 @@ fn procfs_files_and_the_strict_switch() {
     assert_eq!(ctx.pwrite(strict, UserBuf::from_slice(b"1"), 0), Ok(1));
     assert!(crate::dev::mem::strict());
 }
+
+#[ktest]
+fn root_searches_a_directory_without_x_bits() {
+    let mut ctx = root();
+    ctx.mknod("/tmp/inside", S_IFCHR | 0o600, DevNum::new(1, 3)).unwrap();
+    ctx.chmod("/tmp", 0).unwrap();
+    assert!(ctx.stat("/tmp/inside").is_ok(), "root passes a directory whatever its mode");
+    assert_eq!(as_user("operator").stat("/tmp/inside").map(drop), Err(Errno::EACCES));
+    ctx.chmod("/tmp", 0o1777).unwrap();
+    ctx.unlink("/tmp/inside").unwrap();
+}

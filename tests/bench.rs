@@ -1,0 +1,114 @@
+//! Benchmarks, for `cargo xtask bench`: each prints `bench: NAME VALUE UNIT`, which xtask
+//! collects over several boots and reports as medians. Not part of `cargo xtask test`:
+//! speed is measured, not asserted.
+#![no_std]
+#![no_main]
+#![feature(custom_test_frameworks)]
+#![test_runner(kernel::ktest::runner)]
+#![reexport_test_harness_main = "test_main"]
+
+extern crate alloc;
+
+use alloc::boxed::Box;
+use alloc::vec;
+
+use kernel::arch::timer::uptime_ns;
+use kernel::ktest::ktest;
+use kernel::mm::frames;
+use kernel::println;
+use kernel::vfs::{Context, UserBuf};
+use memrange::{
+    MDF_WRITECOMBINE, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MEMRANGE_SET_UPDATE, MemRangeDesc, MemRangeOp,
+};
+use vfs_core::cred::Credentials;
+use vfs_core::flags::{O_RDONLY, SEEK_SET};
+
+kernel::test_kernel!();
+
+const CHUNK: usize = 64 * 1024;
+/// 64 MiB in all, as `dd bs=64K` over the first MiB 64 times.
+const TOTAL: usize = 64 << 20;
+
+fn report(name: &str, value: u64, unit: &str) {
+    println!("bench: {name} {value} {unit}");
+}
+
+/// Bytes per second reading `path` in 64 KiB reads, the offset going back to 0 after
+/// every `span` bytes.
+fn read_throughput(path: &str, span: u64) -> u64 {
+    let mut ctx = Context::new(Credentials::ROOT);
+    let fd = ctx.open(path, O_RDONLY, 0).expect("open");
+    let mut buf = vec![0u8; CHUNK];
+    let start = uptime_ns();
+    let mut done = 0;
+    while done < TOTAL {
+        if (done as u64).is_multiple_of(span) {
+            ctx.lseek(fd, 0, SEEK_SET).expect("lseek");
+        }
+        let n = ctx.read(fd, UserBuf::from_mut_slice(&mut buf)).expect("read");
+        assert_eq!(n, CHUNK);
+        done += n;
+    }
+    TOTAL as u64 * 1_000_000_000 / (uptime_ns() - start).max(1)
+}
+
+#[ktest(timeout = 600)]
+fn dev_mem_dev_zero_and_memcpy() {
+    report("dev_mem_read", read_throughput("/dev/mem", 1 << 20), "B/s");
+    report("dev_zero_read", read_throughput("/dev/zero", 1 << 20), "B/s");
+    let source = vec![0x5au8; CHUNK];
+    let mut target = vec![0u8; CHUNK];
+    let start = uptime_ns();
+    for _ in 0..TOTAL / CHUNK {
+        target.copy_from_slice(core::hint::black_box(&source));
+        core::hint::black_box(&mut target);
+    }
+    report("memcpy", TOTAL as u64 * 1_000_000_000 / (uptime_ns() - start).max(1), "B/s");
+}
+
+#[ktest(timeout = 600)]
+fn dev_port() {
+    let mut ctx = Context::new(Credentials::ROOT);
+    let fd = ctx.open("/dev/port", O_RDONLY, 0).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let rounds = 64;
+    let start = uptime_ns();
+    for _ in 0..rounds {
+        // Ports 0x1000-0x1FFF: nothing answers there on QEMU's PC, so reads are harmless.
+        assert_eq!(ctx.pread(fd, UserBuf::from_mut_slice(&mut buf), 0x1000), Ok(4096));
+    }
+    report("dev_port_read", rounds * 4096 * 1_000_000_000 / (uptime_ns() - start).max(1), "B/s");
+}
+
+#[ktest(timeout = 600)]
+fn memrange_set_and_remove() {
+    let mut ctx = Context::new(Credentials::ROOT);
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let desc = MemRangeDesc::new(0x1_0000_0000, 0x1000_0000, MDF_WRITECOMBINE, "bench").to_bytes();
+    let rounds = 200;
+    let start = uptime_ns();
+    for _ in 0..rounds {
+        for op in [MEMRANGE_SET_UPDATE, MEMRANGE_SET_REMOVE] {
+            let mut mro = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+            ctx.ioctl(fd, MEMRANGE_SET, mro.as_mut_ptr() as u64).unwrap();
+        }
+    }
+    report("memrange_set_remove", (uptime_ns() - start) / rounds / 1000, "us");
+}
+
+#[ktest(timeout = 600)]
+fn frames_and_heap() {
+    let rounds = 1_000_000u64;
+    let start = uptime_ns();
+    for _ in 0..rounds {
+        let frame = frames::allocate().unwrap();
+        frames::free(core::hint::black_box(frame)).unwrap();
+    }
+    report("frame_alloc_free", rounds * 1_000_000_000 / (uptime_ns() - start).max(1), "/s");
+    let start = uptime_ns();
+    for i in 0..rounds {
+        let block = Box::new([i as u8; 64]);
+        drop(core::hint::black_box(block));
+    }
+    report("heap_alloc_free", rounds * 1_000_000_000 / (uptime_ns() - start).max(1), "/s");
+}
