@@ -13,17 +13,33 @@ core::arch::global_asm!(
     .pushsection .text.devmem_nofault, "ax"
 
     // usize devmem_nofault_copy(dst: *mut u8, src: *const u8, len: usize)
+    // Memory (never device registers): 8 bytes at a time, then the last 0-7 bytes.
     // Returns the number of bytes NOT copied: 0 on success.
     .global devmem_nofault_copy
 devmem_nofault_copy:
     mov rcx, rdx
+    shr rcx, 3
     .global devmem_nofault_copy_insn
 devmem_nofault_copy_insn:
+    rep movsq
+    mov rcx, rdx
+    and rcx, 7
+    .global devmem_nofault_copy_tail_insn
+devmem_nofault_copy_tail_insn:
     rep movsb
     xor eax, eax
     ret
     .global devmem_nofault_copy_fixup
 devmem_nofault_copy_fixup:
+    // A fault stopped `rep movsq` at a word that straddles or starts the bad page, with
+    // RCX = words left: go on byte by byte from there (8 * RCX + tail bytes), so the
+    // count reported is exact.
+    shl rcx, 3
+    and rdx, 7
+    add rcx, rdx
+    jmp devmem_nofault_copy_tail_insn
+    .global devmem_nofault_copy_tail_fixup
+devmem_nofault_copy_tail_fixup:
     // A fault stopped `rep movsb` with RCX = bytes left.
     mov rax, rcx
     ret
@@ -92,6 +108,8 @@ unsafe extern "C" {
     fn devmem_nofault_copy(dst: *mut u8, src: *const u8, len: usize) -> usize;
     fn devmem_nofault_copy_insn();
     fn devmem_nofault_copy_fixup();
+    fn devmem_nofault_copy_tail_insn();
+    fn devmem_nofault_copy_tail_fixup();
     fn devmem_nofault_copy_qwords(dst: *mut u64, src: *const u64, qwords: usize) -> usize;
     fn devmem_nofault_copy_qwords_insn();
     fn devmem_nofault_copy_qwords_fixup();
@@ -202,8 +220,9 @@ struct Entry {
     fixup: unsafe extern "C" fn(),
 }
 
-static EXCEPTION_TABLE: [Entry; 2] = [
+static EXCEPTION_TABLE: [Entry; 3] = [
     Entry { instruction: devmem_nofault_copy_insn, fixup: devmem_nofault_copy_fixup },
+    Entry { instruction: devmem_nofault_copy_tail_insn, fixup: devmem_nofault_copy_tail_fixup },
     Entry { instruction: devmem_nofault_copy_qwords_insn, fixup: devmem_nofault_copy_qwords_fixup },
 ];
 
