@@ -13,12 +13,24 @@ use crate::println;
 
 const BUILD: &str = if cfg!(debug_assertions) { "debug" } else { "release" };
 
-pub fn print(boot_info: &BootInfo) {
+/// The first line, printed as soon as the console works.
+pub fn print_name() {
     println!(
         "devmem kernel {} ({BUILD} build), x86_64, MAXPHYADDR {} bits",
         crate::VERSION,
         physmap::max_phys_addr_bits()
     );
+}
+
+/// When start-up phases ended, in nanoseconds of uptime (TSC since `arch::init`).
+pub struct Startup {
+    pub arch_done: u64,
+    /// Physical map, frames, heap.
+    pub mm_phases: [u64; 3],
+    pub done: u64,
+}
+
+pub fn print(boot_info: &BootInfo, startup: &Startup) {
     let map = physmap::map();
     println!("physical memory: {} firmware regions, up to {:#x}", boot_info.memory_regions.len(), map.end());
     // Bytes per kind, in the order kinds first appear in the map.
@@ -53,6 +65,16 @@ pub fn print(boot_info: &BootInfo) {
         Size(HEAP_MAX_SIZE).to_string_trimmed()
     );
     println!("PAT: {:#018x}, direct map at {DIRECT_MAP_BASE:#x}", pat::read());
+    let ms = |from: u64, to: u64| to.saturating_sub(from) / 1_000_000;
+    let [physmap_done, frames_done, heap_done] = startup.mm_phases;
+    println!(
+        "start-up: {} ms (memory map {} ms, frames {} ms, heap {} ms, files {} ms)",
+        ms(0, startup.done),
+        ms(startup.arch_done, physmap_done),
+        ms(physmap_done, frames_done),
+        ms(frames_done, heap_done),
+        ms(heap_done, startup.done)
+    );
 }
 
 /// A byte count in the largest binary unit that keeps it at or above 1, with one

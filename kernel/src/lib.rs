@@ -55,14 +55,17 @@ pub const BOOTLOADER_CONFIG: BootloaderConfig = {
 /// stay disabled; the caller enables them when it is ready.
 pub fn init(boot_info: &'static mut BootInfo) {
     arch::init();
+    banner::print_name();
     console::init_logger(log::LevelFilter::Info);
     if arch::pat::program().is_none() {
         log::warn!("no PAT on this CPU: every mapping is write-back");
     }
     let boot_info: &'static BootInfo = boot_info;
-    mm::init(boot_info);
+    let arch_done = arch::timer::uptime_ns();
+    let mm_phases = mm::init(boot_info);
     vfs::init();
-    banner::print(boot_info);
+    let startup = banner::Startup { arch_done, mm_phases, done: arch::timer::uptime_ns() };
+    banner::print(boot_info, &startup);
 }
 
 /// Makes the crate it is used in a test kernel: the bootloader entry point, `init`,

@@ -23,13 +23,18 @@ use layout::DIRECT_MAP_BASE;
 
 /// Brings memory management up, in dependency order. Needs `arch::init` first (the
 /// page-fault handler, and the PAT already programmed).
-pub fn init(boot_info: &'static BootInfo) {
+/// Returns the uptime (ns) at the end of each phase: physical map, frames, heap.
+pub fn init(boot_info: &'static BootInfo) -> [u64; 3] {
     let offset = boot_info.physical_memory_offset.into_option();
     assert_eq!(offset, Some(DIRECT_MAP_BASE), "the bootloader must map physical memory at DIRECT_MAP_BASE");
+    let now = crate::arch::timer::uptime_ns;
     physmap::init(boot_info);
+    let physmap_done = now();
     frames::init(boot_info);
+    let frames_done = now();
     heap::init();
     window::init();
+    [physmap_done, frames_done, now()]
 }
 
 /// The direct-map address of physical address `phys`.
