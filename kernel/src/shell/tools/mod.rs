@@ -35,6 +35,7 @@ static TOOLS: &[Tool] = &[
         name: "runas",
         usage: "runas USER COMMAND [ARG...]",
         summary: "run one command as root, operator or nobody",
+        // Listed for `help`; the shell runs it itself, since it needs a new context.
         run: |_, _| 0,
     },
     Tool {
