@@ -3,7 +3,8 @@
 //!
 //! `tests/console/NAME.script` holds the input (one command a line, ending with
 //! `poweroff`); `tests/console/NAME.expected` the output from the first prompt on, with
-//! CRLF turned into LF. In an expected line, `{{*}}` matches any text (timings, say).
+//! CRLF turned into LF. In an expected line, `{{*}}` matches any text (timings, say, or the
+//! BIOS checksum byte at 0xFFFFF, which SeaBIOS recomputes for each disk image).
 //! `cargo xtask test --bless` rewrites the expected files from the actual output.
 
 use std::io::{Read, Write};
