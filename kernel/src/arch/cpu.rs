@@ -13,14 +13,6 @@ pub fn halt_forever() -> ! {
     }
 }
 
-/// Sleeps until the next interrupt, forever. Interrupts stay enabled.
-pub fn idle_forever() -> ! {
-    interrupts::enable();
-    loop {
-        hlt();
-    }
-}
-
 /// Runs `f` with maskable interrupts disabled, restoring the previous state after.
 pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
     interrupts::without_interrupts(f)

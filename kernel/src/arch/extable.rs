@@ -159,6 +159,17 @@ pub enum Width {
 }
 
 impl Width {
+    /// The width of an access of `bytes` bytes (1, 2, 4 or 8).
+    pub const fn from_bytes(bytes: usize) -> Option<Self> {
+        match bytes {
+            1 => Some(Self::U8),
+            2 => Some(Self::U16),
+            4 => Some(Self::U32),
+            8 => Some(Self::U64),
+            _ => None,
+        }
+    }
+
     pub const fn bytes(self) -> usize {
         match self {
             Self::U8 => 1,

@@ -15,85 +15,84 @@ pub enum Direction {
     Write,
 }
 
-fn width_of(bytes: usize) -> Width {
-    match bytes {
-        8 => Width::U64,
-        4 => Width::U32,
-        2 => Width::U16,
-        _ => Width::U8,
+/// Moves `len` bytes (at most a page) between mapped device memory at `va` and `buf` at
+/// offset `at`; returns the bytes moved, stopping at the first fault on either side.
+/// A buffer that shares `va`'s alignment is used directly; any other goes through an
+/// aligned bounce page, so that the middle of the transfer can always move in words.
+pub fn device_transfer(va: u64, len: usize, buf: &UserBuf<'_>, at: usize, direction: Direction) -> usize {
+    debug_assert!(len <= 4096 && at + len <= buf.len());
+    let user = buf.addr().wrapping_add(at as u64);
+    if user % 8 == va % 8 {
+        return device_copy(va, user, len, direction);
     }
-}
-
-/// Moves `len` bytes between mapped device memory at `va` and `buf` at offset `at`;
-/// returns the bytes moved, stopping at the first fault on either side.
-pub fn natural_width_copy(va: u64, len: usize, buf: &UserBuf<'_>, at: usize, direction: Direction) -> usize {
-    let mut moved = 0;
-    for (address, width) in vfs_core::transfer::access_widths(va, len) {
-        let mut bytes = [0u8; 8];
-        let ok = match direction {
-            Direction::Read => nofault::read_width(address, width_of(width)).is_some_and(|value| {
-                bytes = value.to_le_bytes();
-                buf.write_at(at + moved, &bytes[..width]).is_ok()
-            }),
-            Direction::Write => {
-                buf.read_at(at + moved, &mut bytes[..width]).is_ok()
-                    && nofault::write_width(address, width_of(width), u64::from_le_bytes(bytes))
+    /// Word-aligned with room to start at `va`'s offset in a word, so the middle of the
+    /// transfer moves with 8-byte accesses.
+    #[repr(C, align(8))]
+    struct Bounce([u8; 4096 + 8]);
+    let mut bounce = Bounce([0; 4096 + 8]);
+    let bounce = bounce.0.as_mut_ptr() as u64 + va % 8;
+    match direction {
+        Direction::Read => {
+            let moved = device_copy(va, bounce, len, direction);
+            match buf.copy_from_kernel(at, bounce, moved) {
+                Ok(()) => moved,
+                Err(fault) => fault.copied,
             }
-        };
-        if !ok {
-            break;
         }
-        moved += width;
+        Direction::Write => {
+            // Fetch the caller's bytes first; a bad buffer limits how many go out.
+            let available = match buf.copy_to_kernel(at, bounce, len) {
+                Ok(()) => len,
+                Err(fault) => fault.copied,
+            };
+            device_copy(va, bounce, available, direction)
+        }
     }
-    moved
 }
 
-/// Moves bytes between mapped device memory at `va` and a kernel buffer with accesses of
-/// natural width: single accesses for the unaligned head and the tail, and in between
-/// one 8-byte access per word in order (`rep movsq`), which is what the width rule asks
-/// for and is many times faster than one call per word. Returns the bytes moved before
-/// the first fault.
-pub fn bounce_access(va: u64, bounce: &mut [u8], direction: Direction) -> usize {
-    let len = bounce.len();
+/// Moves `len` bytes between device memory at `va` and kernel memory at `kernel`, which
+/// must share `va`'s alignment mod 8: single accesses for the unaligned head and the tail,
+/// and in between one 8-byte access per word in order (`rep movsq`), which is what the
+/// width rule asks for and many times faster than one call per word. Returns the bytes
+/// moved before the first fault (a fault inside a single access counts it as not moved).
+fn device_copy(va: u64, kernel: u64, len: usize, direction: Direction) -> usize {
     let head = (((8 - (va & 7)) & 7) as usize).min(len);
     let words = (len - head) / 8;
-    let mut moved = single_accesses(va, &mut bounce[..head], direction);
+    let tail_at = head + words * 8;
+    let moved = single_accesses(va, kernel, head, direction);
     if moved < head {
         return moved;
     }
-    let buffer = bounce[head..].as_mut_ptr() as u64;
-    let aligned_buffer = buffer % 8 == 0;
-    if words > 0 && aligned_buffer {
-        let (dst, src) = match direction {
-            Direction::Read => (buffer, va + head as u64),
-            Direction::Write => (va + head as u64, buffer),
-        };
-        let copied = nofault::copy_qwords(dst, src, words);
-        moved += copied * 8;
-        if copied < words {
-            return moved;
-        }
+    let (device, memory) = (va + head as u64, kernel + head as u64);
+    let (dst, src) = match direction {
+        Direction::Read => (memory, device),
+        Direction::Write => (device, memory),
+    };
+    let copied = nofault::copy_qwords(dst, src, words);
+    if copied < words {
+        return head + copied * 8;
     }
-    let rest = if aligned_buffer { head + words * 8 } else { head };
-    moved + single_accesses(va + rest as u64, &mut bounce[rest..], direction)
+    tail_at + single_accesses(va + tail_at as u64, kernel + tail_at as u64, len - tail_at, direction)
 }
 
 /// One access of the widest naturally aligned size at a time.
-fn single_accesses(va: u64, bytes: &mut [u8], direction: Direction) -> usize {
+fn single_accesses(va: u64, kernel: u64, len: usize, direction: Direction) -> usize {
     let mut moved = 0;
-    for (address, width) in vfs_core::transfer::access_widths(va, bytes.len()) {
-        let slot = &mut bytes[moved..moved + width];
+    for (address, width) in vfs_core::transfer::access_widths(va, len) {
+        let Some(access) = Width::from_bytes(width) else { break };
+        let memory = kernel + moved as u64;
+        let mut word = [0u8; 8];
         let ok = match direction {
-            Direction::Read => nofault::read_width(address, width_of(width)).map(|value| {
-                slot.copy_from_slice(&value.to_le_bytes()[..width]);
+            Direction::Read => nofault::read_width(address, access).is_some_and(|value| {
+                word = value.to_le_bytes();
+                nofault::copy_kernel(memory, word.as_ptr() as u64, width).is_ok()
             }),
             Direction::Write => {
-                let mut word = [0u8; 8];
-                word[..width].copy_from_slice(slot);
-                nofault::write_width(address, width_of(width), u64::from_le_bytes(word)).then_some(())
+                nofault::read_kernel(memory, &mut word[..width]).is_ok()
+                    && nofault::write_width(address, access, u64::from_le_bytes(word))
             }
         };
-        if ok.is_none() {
+        if !ok {
             break;
         }
         moved += width;

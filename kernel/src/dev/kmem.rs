@@ -8,7 +8,7 @@
 use errno::{Errno, KResult};
 use vfs_core::transfer::{page_chunks, partial};
 
-use super::access::{Direction, natural_width_copy};
+use super::access::{Direction, device_transfer};
 
 use crate::mm::query;
 use crate::vfs::UserBuf;
@@ -38,13 +38,7 @@ impl Kmem {
                     Err(fault) => fault.copied,
                 }
             } else if self.device_pages {
-                natural_width_copy(
-                    va,
-                    len,
-                    &buf,
-                    moved,
-                    if write { Direction::Write } else { Direction::Read },
-                )
+                device_transfer(va, len, &buf, moved, if write { Direction::Write } else { Direction::Read })
             } else {
                 return partial(moved, Errno::EIO);
             };

@@ -18,7 +18,7 @@ use vfs_core::devmem::{self, PageAccess};
 use vfs_core::flags::PROT_WRITE;
 use vfs_core::transfer::{page_chunks, partial};
 
-use super::access::{Direction, bounce_access};
+use super::access::{Direction, device_transfer};
 
 use crate::mm::{paging, phys_to_virt, physmap, registry, window};
 use crate::vfs::UserBuf;
@@ -38,14 +38,19 @@ struct MmapRecord {
 
 static MMAPS: Mutex<Vec<MmapRecord>> = Mutex::new(Vec::new());
 
-/// The memory type a /dev/mem mapping of `phys` gets under the rules of part 0.
-fn mmap_type(phys: u64, access: PageAccess, opened_sync: bool) -> MemoryType {
-    devmem::mmap_memtype(
-        access,
-        opened_sync,
-        super::memrange::mtrr_type_at(phys),
-        super::memrange::registered_type(phys),
-    )
+/// The memory types a /dev/mem mapping of the `pages` pages from `first` gets under the
+/// rules of part 0 (the MTRRs are read once for all of them); `None` for a page /dev/mem
+/// may not touch.
+fn mmap_types(first: u64, pages: u64, opened_sync: bool) -> Vec<Option<MemoryType>> {
+    let mtrr_types = super::memrange::mtrr_types(first, pages);
+    (0..pages)
+        .zip(mtrr_types)
+        .map(|(page, mtrr)| {
+            let phys = first + page * 4096;
+            let access = page_access(phys).ok()?;
+            Some(devmem::mmap_memtype(access, opened_sync, mtrr, super::memrange::registered_type(phys)))
+        })
+        .collect()
 }
 
 /// Gives every kernel mapping of [base, base+len) the type the rules now give it, after
@@ -63,16 +68,16 @@ pub fn retype_range(base: u64, len: u64) {
     for record in MMAPS.lock().iter() {
         let start = record.phys.max(base) & !4095;
         let stop = (record.phys + record.len).min(end);
-        let mut page = start;
-        while page < stop {
-            if let Ok(access) = page_access(page) {
-                let memtype = mmap_type(page, access, record.opened_sync);
-                let va = (record.va & !4095) + (page - (record.phys & !4095));
-                if paging::set_memtype(va, 4096, memtype).is_ok() {
-                    registry::retype(page, memtype);
-                }
+        if start >= stop {
+            continue;
+        }
+        let types = mmap_types(start, (stop - start).div_ceil(4096), record.opened_sync);
+        for (page, memtype) in (start..stop).step_by(4096).zip(types) {
+            let Some(memtype) = memtype else { continue };
+            let va = (record.va & !4095) + (page - (record.phys & !4095));
+            if paging::set_memtype(va, 4096, memtype).is_ok() {
+                registry::retype(page, memtype);
             }
-            page += 4096;
         }
     }
 }
@@ -99,69 +104,10 @@ pub struct Mem {
 }
 
 /// One page-bounded piece of device memory, through the window's scratch page mapped
-/// uncached: the device sees accesses of natural width; the caller's buffer gets one
-/// copy. Returns the bytes moved; stops at the first fault.
+/// uncached. Returns the bytes moved; stops at the first fault.
 fn device_chunk(phys: u64, len: usize, buf: &UserBuf<'_>, at: usize, direction: Direction) -> usize {
-    // Reads into a buffer that shares the page's alignment go straight to it: the device
-    // still sees one access of natural width at a time, and one copy is saved.
-    let user = buf.addr().wrapping_add(at as u64);
-    if direction == Direction::Read && user % 8 == phys % 8 && at + len <= buf.len() {
-        return window::with_phys_page(phys, MemoryType::UncachedMinus, |va| read_device_into(va, user, len))
-            .unwrap_or(0);
-    }
-    /// Word-aligned, so the middle of a page moves with 8-byte accesses.
-    #[repr(C, align(8))]
-    struct Bounce([u8; 4096]);
-    let mut bounce = Bounce([0; 4096]);
-    let bounce = &mut bounce.0[..len];
-    let bounce_va = bounce.as_mut_ptr() as u64;
-    // For a write, fetch the caller's bytes first; a bad buffer limits how many go out.
-    let available = match direction {
-        Direction::Read => len,
-        Direction::Write => match buf.copy_to_kernel(at, bounce_va, len) {
-            Ok(()) => len,
-            Err(fault) => fault.copied,
-        },
-    };
-    let moved = window::with_phys_page(phys, MemoryType::UncachedMinus, |va| {
-        bounce_access(va, &mut bounce[..available], direction)
-    })
-    .unwrap_or(0);
-    match direction {
-        Direction::Write => moved,
-        Direction::Read => match buf.copy_from_kernel(at, bounce_va, moved) {
-            Ok(()) => moved,
-            Err(fault) => fault.copied,
-        },
-    }
-}
-
-/// Device memory at `va` to kernel address `user` (same alignment mod 8): single
-/// accesses for the unaligned head and the tail, one 8-byte access per word in between.
-/// Returns the bytes moved (a fault inside the head or tail counts it as not moved).
-fn read_device_into(va: u64, user: u64, len: usize) -> usize {
-    let head = (((8 - (va & 7)) & 7) as usize).min(len);
-    let words = (len - head) / 8;
-    let tail_at = head + words * 8;
-    if !read_small(va, user, head) {
-        return 0;
-    }
-    let copied = crate::mm::nofault::copy_qwords(user + head as u64, va + head as u64, words);
-    if copied < words {
-        return head + copied * 8;
-    }
-    if !read_small(va + tail_at as u64, user + tail_at as u64, len - tail_at) {
-        return tail_at;
-    }
-    len
-}
-
-/// Up to 7 bytes of device memory to `user`, with accesses of natural width.
-fn read_small(va: u64, user: u64, len: usize) -> bool {
-    let mut word = [0u8; 8];
-    len == 0
-        || bounce_access(va, &mut word[..len], Direction::Read) == len
-            && crate::mm::nofault::copy_kernel(user, word.as_ptr() as u64, len).is_ok()
+    window::with_phys_page(phys, MemoryType::UncachedMinus, |va| device_transfer(va, len, buf, at, direction))
+        .unwrap_or(0)
 }
 
 impl Mem {
@@ -222,13 +168,14 @@ impl FileOps for Mem {
         let max_bits = physmap::max_phys_addr_bits();
         devmem::check_mmap(offset, len, flags, max_bits)?;
         let pages = len.div_ceil(4096);
-        let mut accesses = Vec::with_capacity(pages as usize);
         for page in 0..pages {
-            accesses.push(page_access(offset + page * 4096)?);
+            page_access(offset + page * 4096)?;
         }
         let opened_sync = self.opened_sync;
+        // Every page was allowed just above, so each has a type.
+        let types = mmap_types(offset, pages, opened_sync);
         let type_of =
-            move |phys: u64| mmap_type(phys, accesses[((phys - offset) / 4096) as usize], opened_sync);
+            move |phys: u64| types[((phys - offset) / 4096) as usize].unwrap_or(MemoryType::UncachedMinus);
         // Check every page against the registry before mapping anything.
         for page in 0..pages {
             let phys = offset + page * 4096;

@@ -208,6 +208,15 @@ pub fn mtrr_type_at(phys: u64) -> Option<MemoryType> {
     memrange::mtrr_type_at(&mtrr::read_all()?, physmap::max_phys_addr_bits(), phys)
 }
 
+/// The MTRRs' type of each of `pages` pages from `first`, reading the registers once.
+pub fn mtrr_types(first: u64, pages: u64) -> Vec<Option<MemoryType>> {
+    let registers = mtrr::read_all();
+    let bits = physmap::max_phys_addr_bits();
+    (0..pages)
+        .map(|page| registers.as_ref().and_then(|r| memrange::mtrr_type_at(r, bits, first + page * 4096)))
+        .collect()
+}
+
 /// `/proc/mtrr`: the variable registers as they are now, in Linux's format.
 pub fn proc_mtrr_text() -> String {
     let mut text = String::new();

@@ -120,24 +120,17 @@ pub fn stats() -> HeapStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzz::Rng;
     use crate::ktest::ktest;
     use alloc::vec::Vec;
-
-    /// xorshift64*: a small deterministic generator for test inputs.
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
 
     #[ktest(timeout = 60)]
     fn survives_a_stress_of_mixed_sizes_and_returns_every_byte() {
         let baseline = stats().used;
-        let mut state = 0x1234_5678_9abc_def1;
+        let mut state = Rng::new(0x1234_5678_9abc_def1);
         let mut live: Vec<(Vec<u8>, u8)> = Vec::new();
         for round in 0..20_000u32 {
-            let r = next(&mut state);
+            let r = state.next_u64();
             if live.len() < 256 && (r % 3 != 0 || live.is_empty()) {
                 // Sizes from 1 byte to 64 KiB, skewed small.
                 let size = match r % 10 {

@@ -138,32 +138,26 @@ pub fn write_kernel(dst: u64, src: &[u8]) -> Result<(), Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fuzz::Rng;
     use crate::ktest::ktest;
     use crate::mm::layout::{DIRECT_MAP_BASE, HEAP_BASE, KERNEL_BASE, WINDOW_BASE};
 
-    fn next(state: &mut u64) -> u64 {
-        *state ^= *state >> 12;
-        *state ^= *state << 25;
-        *state ^= *state >> 27;
-        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
     #[ktest(timeout = 60)]
     fn random_kernel_addresses_fail_exactly_where_the_walk_says_unmapped() {
-        let mut state = 0x005e_ed0f_da7a_u64;
+        let mut state = Rng::new(0x005e_ed0f_da7a);
         let (mut mapped, mut unmapped, mut non_canonical) = (0u32, 0u32, 0u32);
         for _ in 0..10_000 {
-            let r = next(&mut state);
+            let r = state.next_u64();
             let address = match r % 6 {
                 // Anywhere at all: mostly non-canonical.
-                0 => next(&mut state),
+                0 => state.next_u64(),
                 // Anywhere in the kernel half.
-                1 => 0xffff_8000_0000_0000 | next(&mut state),
+                1 => 0xffff_8000_0000_0000 | state.next_u64(),
                 // Near what is mapped: the direct map, the kernel image, the heap, the window.
-                2 => DIRECT_MAP_BASE + next(&mut state) % (1 << 40),
-                3 => KERNEL_BASE + next(&mut state) % (8 << 20),
-                4 => HEAP_BASE + next(&mut state) % (8 << 20),
-                _ => WINDOW_BASE + next(&mut state) % (1 << 30),
+                2 => DIRECT_MAP_BASE + state.next_u64() % (1 << 40),
+                3 => KERNEL_BASE + state.next_u64() % (8 << 20),
+                4 => HEAP_BASE + state.next_u64() % (8 << 20),
+                _ => WINDOW_BASE + state.next_u64() % (1 << 30),
             };
             // Up to 8 bytes, not crossing into the next page.
             let room = 4096 - (address & 0xfff);

@@ -84,25 +84,10 @@ pub fn map_phys_pages(
     let end = phys.checked_add(len).filter(|&end| len > 0 && end <= limit).ok_or(MapError::Unaligned)?;
     let first = phys & !(PAGE_SIZE - 1);
     let pages = (end.next_multiple_of(PAGE_SIZE) - first) / PAGE_SIZE;
-    let base = allocate_va((pages + 1) * PAGE_SIZE).ok_or(MapError::OutOfFrames)?;
-    let attributes = Attributes { global: true, writable, ..Attributes::KERNEL_DATA };
-    for page in 0..pages {
+    let base = map_pages(pages, writable, |page| {
         let frame = first + page * PAGE_SIZE;
-        let mapped = paging::map(
-            base + page * PAGE_SIZE,
-            frame,
-            PageSize::Size4K,
-            attributes.with_memtype(type_of(frame)),
-        );
-        if let Err(error) = mapped {
-            // Undo what was mapped so that a failure leaves nothing behind.
-            for done in 0..page {
-                let _ = paging::unmap(base + done * PAGE_SIZE, PageSize::Size4K);
-            }
-            release_va(base, (pages + 1) * PAGE_SIZE);
-            return Err(error);
-        }
-    }
+        (frame, type_of(frame))
+    })?;
     Ok(WindowMapping { va: base + (phys - first), phys, len, base, pages })
 }
 
@@ -112,18 +97,32 @@ pub fn map_phys_pages(
 pub fn map_frames(frames: &[u64], memtype: MemoryType) -> Result<WindowMapping, MapError> {
     let pages = frames.len() as u64;
     let first = *frames.first().ok_or(MapError::Unaligned)?;
+    let base = map_pages(pages, true, |page| (frames[page as usize], memtype))?;
+    Ok(WindowMapping { va: base, phys: first, len: pages * PAGE_SIZE, base, pages })
+}
+
+/// Takes addresses for `pages` pages and a guard page, and maps page `i` to the frame
+/// and type `frame_of(i)` gives. Returns the base; a failure undoes everything.
+fn map_pages(
+    pages: u64,
+    writable: bool,
+    frame_of: impl Fn(u64) -> (u64, MemoryType),
+) -> Result<u64, MapError> {
     let base = allocate_va((pages + 1) * PAGE_SIZE).ok_or(MapError::OutOfFrames)?;
-    let attributes = Attributes { global: true, ..Attributes::KERNEL_DATA }.with_memtype(memtype);
-    for (page, &frame) in frames.iter().enumerate() {
-        if let Err(error) = paging::map(base + page as u64 * PAGE_SIZE, frame, PageSize::Size4K, attributes) {
-            for done in 0..page as u64 {
+    let attributes = Attributes { global: true, writable, ..Attributes::KERNEL_DATA };
+    for page in 0..pages {
+        let (frame, memtype) = frame_of(page);
+        let mapped =
+            paging::map(base + page * PAGE_SIZE, frame, PageSize::Size4K, attributes.with_memtype(memtype));
+        if let Err(error) = mapped {
+            for done in 0..page {
                 let _ = paging::unmap(base + done * PAGE_SIZE, PageSize::Size4K);
             }
             release_va(base, (pages + 1) * PAGE_SIZE);
             return Err(error);
         }
     }
-    Ok(WindowMapping { va: base, phys: first, len: pages * PAGE_SIZE, base, pages })
+    Ok(base)
 }
 
 /// Unmaps a range mapped by [`map_phys_range`] and gives its addresses back.

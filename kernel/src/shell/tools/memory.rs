@@ -87,15 +87,6 @@ pub fn hexdump(ctx: &mut Context, args: &[String]) -> i32 {
     status
 }
 
-fn width_of(bits: u32) -> Width {
-    match bits {
-        8 => Width::U8,
-        16 => Width::U16,
-        64 => Width::U64,
-        _ => Width::U32,
-    }
-}
-
 /// `devmem ADDRESS [WIDTH [VALUE]]` (busybox): maps the page of ADDRESS from /dev/mem
 /// (O_SYNC: uncached) and reads or writes one value of WIDTH bits with one access.
 pub fn devmem(ctx: &mut Context, args: &[String]) -> i32 {
@@ -114,7 +105,8 @@ pub fn devmem(ctx: &mut Context, args: &[String]) -> i32 {
             return 1;
         }
     };
-    let width = width_of(parsed.width_bits);
+    // parse_devmem accepts only 8, 16, 32 and 64.
+    let width = Width::from_bytes(parsed.width_bits as usize / 8).unwrap_or(Width::U32);
     let bytes = width.bytes() as u64;
     if parsed.address % bytes != 0 {
         print!("devmem: {:#x}: address not aligned to {} bits\n", parsed.address, parsed.width_bits);
