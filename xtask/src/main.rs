@@ -11,6 +11,7 @@ mod fuzz;
 mod junit;
 mod ktest;
 mod qemu;
+mod ramdisk;
 mod setup;
 mod test;
 
@@ -94,6 +95,9 @@ struct RunArgs {
     /// Use KVM instead of TCG (often slower on these machines; see README).
     #[arg(long)]
     kvm: bool,
+    /// Add every file of this folder to /bin (your own static Linux programs).
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
     /// Extra arguments for QEMU, after `--`.
     #[arg(last = true)]
     qemu_args: Vec<String>,
@@ -103,6 +107,9 @@ struct RunArgs {
 struct TestArgs {
     #[command(flatten)]
     build: BuildArgs,
+    /// Add every file of this folder to /bin of the test machines.
+    #[arg(long, value_name = "DIR")]
+    bin_dir: Option<PathBuf>,
     /// Only run tests whose name contains this text (host and kernel tests alike).
     #[arg(long)]
     filter: Option<String>,
@@ -163,6 +170,9 @@ fn cmd_image(args: &ImageArgs) -> Result<ExitCode> {
 fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
     setup::ensure_toolchain()?;
     setup::ensure_qemu(args.uefi)?;
+    if let Some(dir) = &args.bin_dir {
+        let _ = build::BIN_DIR.set(dir.clone());
+    }
     let kernel = build::kernel(args.build.release)?;
     let image = build::disk_image(&kernel, args.uefi)?;
     let mut qemu = qemu::Qemu::new(&image, args.uefi, args.kvm);

@@ -32,6 +32,9 @@ const PARALLEL_BOOTS: usize = 2;
 pub fn run(args: &TestArgs) -> Result<ExitCode> {
     setup::ensure_toolchain()?;
     setup::ensure_qemu(false)?;
+    if let Some(dir) = &args.bin_dir {
+        let _ = build::BIN_DIR.set(dir.clone());
+    }
     let out_dir = project_root().join("target/xtask");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 

@@ -107,6 +107,8 @@ impl Context {
             }
             InodeKind::Proc(open) => open(flags.writable())?,
             InodeKind::Directory(_) => Arc::new(DirectoryFile),
+            InodeKind::StaticFile(_) if flags.writable() => return Err(Errno::EROFS),
+            InodeKind::StaticFile(bytes) => Arc::new(super::ramfs::StaticFileOps(bytes)),
         };
         let fd = match self.files.iter().position(Option::is_none) {
             Some(free) => free,

@@ -20,6 +20,8 @@ pub enum InodeKind {
     Directory(Mutex<BTreeMap<String, Arc<Inode>>>),
     CharDevice(DevNum),
     Proc(ProcOpen),
+    /// A read-only regular file whose bytes live for the whole run (the ramdisk's).
+    StaticFile(&'static [u8]),
 }
 
 /// Owner, group and permission bits: what chown and chmod change.
@@ -78,19 +80,23 @@ impl Inode {
         match self.kind {
             InodeKind::Directory(_) => S_IFDIR,
             InodeKind::CharDevice(_) => S_IFCHR,
-            InodeKind::Proc(_) => S_IFREG,
+            InodeKind::Proc(_) | InodeKind::StaticFile(_) => S_IFREG,
         }
     }
 
     pub fn stat(&self) -> Stat {
         let owner = *self.owner.lock();
+        let size = match &self.kind {
+            InodeKind::StaticFile(bytes) => bytes.len() as u64,
+            _ => 0,
+        };
         let (nlink, rdev) = match &self.kind {
             InodeKind::Directory(entries) => {
                 let subdirs = entries.lock().values().filter(|child| child.is_directory()).count();
                 (2 + subdirs as u32, 0)
             }
             InodeKind::CharDevice(dev) => (1, dev.encode()),
-            InodeKind::Proc(_) => (1, 0),
+            InodeKind::Proc(_) | InodeKind::StaticFile(_) => (1, 0),
         };
         Stat {
             ino: self.ino,
@@ -99,7 +105,7 @@ impl Inode {
             uid: owner.uid,
             gid: owner.gid,
             rdev,
-            size: 0,
+            size,
         }
     }
 

@@ -9,6 +9,7 @@ mod context;
 pub mod inode;
 pub mod ops;
 pub mod procfs;
+pub mod ramfs;
 pub mod userbuf;
 
 use alloc::string::ToString;

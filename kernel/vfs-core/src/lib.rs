@@ -5,6 +5,7 @@
 
 extern crate alloc;
 
+pub mod cpio;
 pub mod cred;
 pub mod devmem;
 pub mod devnum;
