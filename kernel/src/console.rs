@@ -80,10 +80,33 @@ pub fn ensure_line_start() {
     }
 }
 
-/// The next byte typed (or piped) on the console, waiting for it.
+/// Whether Ctrl-C was typed and not yet taken: long-running work polls this and stops.
+pub fn interrupt_pending() -> bool {
+    serial::interrupt_pending()
+}
+
+/// Forgets a pending Ctrl-C.
+pub fn clear_interrupt() {
+    let _ = serial::take_interrupt();
+}
+
+/// Takes a pending Ctrl-C: true if there was one.
+pub fn take_interrupt() -> bool {
+    serial::take_interrupt()
+}
+
+/// The Ctrl-C byte, as [`read_byte`] returns a pending interrupt.
+pub const CTRL_C: u8 = 0x03;
+
+/// The next byte typed (or piped) on the console, waiting for it; a pending Ctrl-C
+/// comes first, as the byte 0x03.
 pub fn read_byte() -> u8 {
     loop {
         crate::arch::cpu::disable_interrupts();
+        if serial::take_interrupt() {
+            crate::arch::cpu::enable_interrupts();
+            return CTRL_C;
+        }
         if let Some(byte) = serial::read_byte() {
             crate::arch::cpu::enable_interrupts();
             return byte;

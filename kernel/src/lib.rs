@@ -30,7 +30,9 @@ pub mod ktest;
 #[allow(unsafe_code)]
 pub mod mm;
 mod panic;
+pub mod proc;
 pub mod shell;
+pub mod syscall;
 pub mod vfs;
 
 pub use bootloader_api;
@@ -68,6 +70,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let arch_done = arch::timer::uptime_ns();
     let mm_phases = mm::init(boot_info);
     vfs::init();
+    proc::init();
     if let Some(archive) = mm::ramdisk(boot_info) {
         vfs::ramfs::load(archive);
     }

@@ -70,6 +70,27 @@ pub fn enable_receive_interrupts() {
     super::pic::unmask(super::pic::COM1_IRQ);
 }
 
+/// The interrupt character (Ctrl-C, ETX).
+const CTRL_C: u8 = 0x03;
+
+/// Set when Ctrl-C arrives; see [`take_interrupt`].
+static INTERRUPT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether Ctrl-C arrived since the last call, clearing it.
+pub fn take_interrupt() -> bool {
+    INTERRUPT.swap(false, core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Marks Ctrl-C as pending again (a reader that took it hands it on).
+pub fn set_interrupt() {
+    INTERRUPT.store(true, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether Ctrl-C arrived and was not taken yet.
+pub fn interrupt_pending() -> bool {
+    INTERRUPT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// IRQ 4: moves every received byte into the ring, or pauses reception when it is full.
 pub(super) fn on_interrupt() {
     let mut guard = COM1.lock();
@@ -77,6 +98,11 @@ pub(super) fn on_interrupt() {
     let mut rx = RX.lock();
     while rx.len < RX_CAPACITY {
         let Ok(byte) = uart.try_receive_byte() else { return };
+        if byte == CTRL_C {
+            // Not queued: whoever runs (the line editor, a tool, a program) asks for it.
+            INTERRUPT.store(true, core::sync::atomic::Ordering::Relaxed);
+            continue;
+        }
         let tail = (rx.head + rx.len) % RX_CAPACITY;
         rx.bytes[tail] = byte;
         rx.len += 1;

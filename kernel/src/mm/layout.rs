@@ -16,7 +16,7 @@ pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
 pub const BOOTLOADER_DYNAMIC_BASE: u64 = 0xffff_a000_0000_0000;
 pub const BOOTLOADER_DYNAMIC_END: u64 = 0xffff_bfff_ffff_ffff;
 /// The lower half: addresses below this are user addresses.
-pub const USER_END: u64 = 0x0000_8000_0000_0000;
+pub const USER_END: u64 = crate::arch::usermode::USER_END;
 /// Start and size of the window for `map_phys_range`.
 pub const WINDOW_BASE: u64 = 0xffff_c000_0000_0000;
 pub const WINDOW_SIZE: u64 = 512 << 30;

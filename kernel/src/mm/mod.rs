@@ -13,6 +13,7 @@ pub mod paging;
 pub mod physmap;
 pub mod query;
 pub mod registry;
+pub mod uspace;
 pub mod window;
 
 use bootloader_api::BootInfo;
@@ -28,6 +29,7 @@ pub fn init(boot_info: &'static BootInfo) -> [u64; 3] {
     let offset = boot_info.physical_memory_offset.into_option();
     assert_eq!(offset, Some(DIRECT_MAP_BASE), "the bootloader must map physical memory at DIRECT_MAP_BASE");
     let now = crate::arch::timer::uptime_ns;
+    paging::init();
     physmap::init(boot_info);
     let physmap_done = now();
     frames::init(boot_info);

@@ -95,9 +95,45 @@ pub fn execute(ctx: &mut Context, words: &[String]) -> i32 {
     }
     match tools::find(name) {
         Some(tool) => (tool.run)(ctx, words),
-        None => {
+        None => run_program(ctx, words),
+    }
+}
+
+/// The environment programs start with.
+const ENVIRONMENT: [&str; 3] = ["PATH=/bin", "HOME=/", "TERM=vt100"];
+
+/// A command that is not built in: a program from /bin (or a path), run as a process
+/// with the context's credentials; the shell waits for it. `$?` is its exit status, or
+/// 128 + the signal that ended it (with sh's message for a fault).
+fn run_program(ctx: &mut Context, words: &[String]) -> i32 {
+    let name = words[0].as_str();
+    let path = if name.contains('/') { String::from(name) } else { alloc::format!("/bin/{name}") };
+    if !name.contains('/') && ctx.stat(&path).is_err() {
+        print!("sh: {name}: not found\n");
+        return NOT_FOUND;
+    }
+    let envp: Vec<String> = ENVIRONMENT.iter().map(|&v| String::from(v)).collect();
+    match crate::proc::run(*ctx.cred(), &path, words, &envp, "/") {
+        Ok(status) => {
+            if let crate::proc::ExitStatus::Signaled(signal) = status {
+                crate::console::ensure_line_start();
+                if let Some(message) = crate::proc::signal_message(signal) {
+                    print!("{message}\n");
+                }
+                if let Some(report) = crate::proc::take_fault_report() {
+                    print!("{report}\n");
+                }
+            }
+            status.shell_status()
+        }
+        Err(errno::Errno::ENOENT) => {
             print!("sh: {name}: not found\n");
             NOT_FOUND
+        }
+        Err(errno::Errno::ENOEXEC) => 126,
+        Err(errno) => {
+            print!("sh: {name}: {}\n", errno.text());
+            126
         }
     }
 }

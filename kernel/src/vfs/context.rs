@@ -122,13 +122,135 @@ impl Context {
         Ok(fd)
     }
 
+    /// Opens the terminal `/dev/console` for a process's standard files, whatever the
+    /// node's mode (the kernel hands it over, as init's console is on Linux).
+    pub fn open_console(&mut self, flags: u32) -> KResult<Fd> {
+        let flags = OpenFlags(flags).validate()?;
+        let dev = DevNum::new(vfs_core::devnum::TTYAUX_MAJOR, vfs_core::devnum::CONSOLE_MINOR);
+        let inode = lookup("/dev/console", &Credentials::ROOT)?;
+        let driver = crate::dev::driver(dev.major).ok_or(Errno::ENXIO)?;
+        let ops = driver.open(dev.minor, &self.caller(flags))?;
+        self.install(Arc::new(OpenFile { inode, flags, offset: Mutex::new(0), ops }), 0)
+    }
+
+    /// Puts `file` in the lowest free descriptor at or above `from`.
+    fn install(&mut self, file: Arc<OpenFile>, from: Fd) -> KResult<Fd> {
+        let fd = match (from..MAX_FDS).find(|&fd| self.files.get(fd).is_none_or(Option::is_none)) {
+            Some(fd) => fd,
+            None => return Err(Errno::EMFILE),
+        };
+        if self.files.len() <= fd {
+            self.files.resize(fd + 1, None);
+        }
+        self.files[fd] = Some(file);
+        Ok(fd)
+    }
+
+    /// dup: a new descriptor (the lowest free one at or above `from`) for the same open
+    /// file, sharing its offset.
+    pub fn dup(&mut self, fd: Fd, from: Fd) -> KResult<Fd> {
+        let file = self.file(fd)?;
+        if from >= MAX_FDS {
+            return Err(Errno::EINVAL);
+        }
+        self.install(file, from)
+    }
+
+    /// dup2: makes `new` refer to `fd`'s open file, closing what `new` was.
+    pub fn dup_to(&mut self, fd: Fd, new: Fd) -> KResult<Fd> {
+        let file = self.file(fd)?;
+        if new >= MAX_FDS {
+            return Err(Errno::EBADF);
+        }
+        if self.files.len() <= new {
+            self.files.resize(new + 1, None);
+        }
+        self.files[new] = Some(file);
+        Ok(new)
+    }
+
+    /// The flags `fd` was opened with (fcntl F_GETFL).
+    pub fn open_flags(&self, fd: Fd) -> KResult<u32> {
+        Ok(self.file(fd)?.flags.0)
+    }
+
+    /// The entries of the directory open as `fd` (getdents64), sorted by name, with
+    /// "." and ".." first.
+    pub fn readdir_fd(&self, fd: Fd) -> KResult<Vec<(String, Stat)>> {
+        let file = self.file(fd)?;
+        if !file.inode.is_directory() {
+            return Err(Errno::ENOTDIR);
+        }
+        let mut entries = alloc::vec![(String::from("."), file.inode.stat()), (String::from(".."), file.inode.stat())];
+        entries.extend(list(&file.inode));
+        Ok(entries)
+    }
+
+    /// The current offset of `fd`, and a way to store a new one (getdents64 keeps its
+    /// place in the directory there).
+    pub fn offset(&self, fd: Fd) -> KResult<u64> {
+        Ok(*self.file(fd)?.offset.lock())
+    }
+
+    pub fn set_offset(&self, fd: Fd, offset: u64) -> KResult<()> {
+        *self.file(fd)?.offset.lock() = offset;
+        Ok(())
+    }
+
+    /// Whether `path` may be run: a regular file with an execute bit the caller may use
+    /// (root needs any x bit, as Linux). Returns its bytes (only the ramdisk's files can
+    /// be run: they stay in memory for the whole run).
+    pub fn executable(&self, path: &str) -> KResult<&'static [u8]> {
+        let inode = lookup(path, &self.cred)?;
+        let InodeKind::StaticFile(bytes) = inode.kind else {
+            return Err(if inode.is_directory() { Errno::EACCES } else { Errno::EACCES });
+        };
+        let perm = inode.owner.lock().perm;
+        if perm & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        permitted(&inode, &self.cred, Access { execute: true, ..Access::default() })?;
+        Ok(bytes)
+    }
+
+    /// Changes the credentials (setuid/setgid by a root process).
+    pub fn set_cred(&mut self, cred: Credentials) {
+        self.cred = cred;
+    }
+
+    /// Checks access to `path` with the real ids (access/faccessat).
+    pub fn access(&self, path: &str, access: Access) -> KResult<()> {
+        let inode = lookup(path, &self.cred)?;
+        if access.write && matches!(inode.kind, InodeKind::StaticFile(_)) {
+            return Err(Errno::EROFS);
+        }
+        if access == Access::default() {
+            return Ok(());
+        }
+        permitted(&inode, &self.cred, access)
+    }
+
     pub fn close(&mut self, fd: Fd) -> KResult<()> {
         self.files.get_mut(fd).and_then(Option::take).map(drop).ok_or(Errno::EBADF)
+    }
+
+    /// Reads at the file offset into a kernel buffer (sendfile's bounce buffer).
+    pub fn read_to_slice(&mut self, fd: Fd, buf: &mut [u8]) -> KResult<usize> {
+        self.read_unchecked(fd, UserBuf::from_mut_slice(buf))
+    }
+
+    /// Writes a kernel buffer at the file offset.
+    pub fn write_from_slice(&mut self, fd: Fd, buf: &[u8]) -> KResult<usize> {
+        self.write_unchecked(fd, UserBuf::from_slice(buf))
     }
 
     /// Reads at the file offset and advances it.
     pub fn read(&mut self, fd: Fd, buf: UserBuf<'_>) -> KResult<usize> {
         check_user_space(self.user_space, &buf)?;
+        self.read_unchecked(fd, buf)
+    }
+
+    fn read_unchecked(&mut self, fd: Fd, buf: UserBuf<'_>) -> KResult<usize> {
         let file = self.file(fd)?;
         if !file.flags.readable() {
             return Err(Errno::EBADF);
@@ -143,6 +265,10 @@ impl Context {
     /// Writes at the file offset and advances it.
     pub fn write(&mut self, fd: Fd, buf: UserBuf<'_>) -> KResult<usize> {
         check_user_space(self.user_space, &buf)?;
+        self.write_unchecked(fd, buf)
+    }
+
+    fn write_unchecked(&mut self, fd: Fd, buf: UserBuf<'_>) -> KResult<usize> {
         let file = self.file(fd)?;
         if !file.flags.writable() {
             return Err(Errno::EBADF);
@@ -184,6 +310,7 @@ impl Context {
             SeekPolicy::Memory => seek::memory_lseek(*position, offset, whence)?,
             SeekPolicy::Null => seek::null_lseek(*position, offset, whence)?,
             SeekPolicy::Regular { size } => seek::regular_lseek(*position, offset, whence, size)?,
+            SeekPolicy::Pipe => return Err(Errno::ESPIPE),
         };
         *position = new;
         Ok(new)
