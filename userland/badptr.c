@@ -1,6 +1,7 @@
 /* badptr: passes kernel addresses and unmapped addresses to read, write and ioctl and
- * prints what each call returned. Every call must fail with EFAULT; exits 0 if they
- * all did, 1 otherwise. */
+ * prints what each call returned. Every call must fail with EFAULT, except a write of
+ * an unmapped lower-half buffer to /dev/null, which succeeds as on Linux (the address
+ * passes access_ok and /dev/null never reads it). Exits 0 if all did, 1 otherwise. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,7 +22,8 @@ static int failures;
 
 static void check(const char *what, unsigned long addr, long ret)
 {
-	int ok = ret == -EFAULT;
+	int lower_half = addr < 0x0000800000000000UL;
+	int ok = ret == -EFAULT || (ret == 0 && lower_half && strcmp(what, "write /dev/null") == 0);
 	printf("%-26s %#018lx: %s\n", what, addr, ret < 0 ? strerror((int)-ret) : "succeeded");
 	failures += !ok;
 }
@@ -38,7 +40,8 @@ int main(void)
 	for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		unsigned long a = bad[i];
 		check("read /dev/zero", a, syscall(SYS_read, zero, a, 16) < 0 ? -errno : 0);
-		check("write /dev/null", a, syscall(SYS_write, null, a, 16) < 0 ? -errno : 0);
+		long w = syscall(SYS_write, null, a, 16);
+		check("write /dev/null", a, w < 0 ? -errno : 0);
 		if (mem >= 0) {
 			check("pread /dev/mem 0x400", a, syscall(SYS_pread64, mem, a, 16, 0x400) < 0 ? -errno : 0);
 			/* MEMRANGE_GET with its struct at a bad address. */
@@ -46,6 +49,6 @@ int main(void)
 		}
 		check("ioctl /dev/null TCGETS", a, syscall(SYS_ioctl, 1, 0x5401, a) < 0 ? -errno : 0);
 	}
-	printf("%s\n", failures ? "FAIL: some calls did not return EFAULT" : "all EFAULT");
+	printf("%s\n", failures ? "FAIL: some calls did not fail as Linux's do" : "every call failed as on Linux");
 	return failures != 0;
 }

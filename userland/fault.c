@@ -17,8 +17,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "ud2") == 0)
 		__asm__ volatile("ud2");
 	if (strcmp(argv[1], "div0") == 0) {
-		volatile int zero = 0;
-		return 1 / zero;
+		/* In assembly: a compiler may turn 1 / x into a comparison. */
+		unsigned long zero = 0;
+		__asm__ volatile("xor %%edx, %%edx; mov $1, %%eax; div %0" : : "r"(zero) : "rax", "rdx");
 	}
 	fprintf(stderr, "fault: unknown fault '%s'\n", argv[1]);
 	return 2;

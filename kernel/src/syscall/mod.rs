@@ -83,6 +83,8 @@ fn dispatch(p: &mut Process, number: u64, a: Args) -> SysResult {
         nr::__NR_newfstatat => fs::stat_path(p, a.0[0], a.0[1], a.0[2], a.0[3]),
         nr::__NR_getdents64 => fs::getdents64(p, a),
         nr::__NR_sendfile => fs::sendfile(p, a),
+        nr::__NR_poll => fs::poll(p, a.0[0], a.0[1]),
+        nr::__NR_ppoll => fs::poll(p, a.0[0], a.0[1]),
         nr::__NR_dup => ok(p.ctx.dup(a.fd(0)?, 0)? as u64),
         nr::__NR_dup2 => fs::dup2(p, a),
         nr::__NR_dup3 => fs::dup3(p, a),
