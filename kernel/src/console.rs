@@ -98,15 +98,11 @@ pub fn take_interrupt() -> bool {
 /// The Ctrl-C byte, as [`read_byte`] returns a pending interrupt.
 pub const CTRL_C: u8 = 0x03;
 
-/// The next byte typed (or piped) on the console, waiting for it; a pending Ctrl-C
-/// comes first, as the byte 0x03.
+/// The next byte typed (or piped) on the console, waiting for it. Ctrl-C comes in
+/// order, as the byte 0x03 (reading it clears the pending interrupt).
 pub fn read_byte() -> u8 {
     loop {
         crate::arch::cpu::disable_interrupts();
-        if serial::take_interrupt() {
-            crate::arch::cpu::enable_interrupts();
-            return CTRL_C;
-        }
         if let Some(byte) = serial::read_byte() {
             crate::arch::cpu::enable_interrupts();
             return byte;

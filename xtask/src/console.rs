@@ -99,7 +99,14 @@ fn blessed(actual: &str) -> String {
                 out.push_str(head);
                 out.push_str(" copied, {{*}} seconds, {{*}}B/s");
             }
-            _ => out.push_str(line),
+            _ => match line.split_once(", rip 0x") {
+                // A fault's address in the program depends on how it was compiled.
+                Some((head, _)) if line.starts_with('[') => {
+                    out.push_str(head);
+                    out.push_str(", rip {{*}}]");
+                }
+                _ => out.push_str(line),
+            },
         }
         out.push('\n');
     }

@@ -83,6 +83,16 @@ pub fn build(bin_dir: Option<&Path>) -> Result<PathBuf> {
     for program in build_programs(&out_dir)? {
         entries.push(program_entry(&program)?);
     }
+    // Two programs the kernel must refuse (ENOEXEC), for its tests: a dynamically
+    // linked one and a script.
+    if let Some(dynamic) = build_dynamic(&out_dir)? {
+        entries.push(program_entry(&dynamic)?);
+    }
+    entries.push(Entry {
+        name: "bin/not-elf".into(),
+        mode: REGULAR | 0o755,
+        data: b"#!/bin/sh\necho not an ELF file\n".to_vec(),
+    });
     if let Some(dir) = bin_dir {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .with_context(|| format!("reading --bin-dir {}", dir.display()))?
@@ -143,6 +153,22 @@ fn build_programs(out_dir: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(programs)
+}
+
+/// userland/hello.c linked dynamically (it has a PT_INTERP header).
+fn build_dynamic(out_dir: &Path) -> Result<Option<PathBuf>> {
+    let source = project_root().join("userland/hello.c");
+    if !source.exists() {
+        return Ok(None);
+    }
+    let program = out_dir.join("hello-dynamic");
+    if !is_newer(&program, &source) {
+        let status = Command::new("musl-gcc").args(["-O2", "-o"]).arg(&program).arg(&source).status()?;
+        if !status.success() {
+            bail!("musl-gcc failed on {} (dynamic)", source.display());
+        }
+    }
+    Ok(Some(program))
 }
 
 const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";

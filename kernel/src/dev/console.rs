@@ -103,10 +103,6 @@ fn echo(bytes: &[u8], on: bool) {
 fn read_line(echo_on: bool) -> LineEnd {
     let mut line: alloc::vec::Vec<u8> = alloc::vec::Vec::new();
     loop {
-        if console::interrupt_pending() {
-            echo(b"^C\n", true);
-            return LineEnd::Interrupted;
-        }
         let byte = console::read_byte();
         match byte {
             console::CTRL_C => {

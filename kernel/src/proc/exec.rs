@@ -70,7 +70,10 @@ fn page_up(a: u64) -> KResult<u64> {
 }
 
 /// Maps the program's segments into `space` with their permissions.
-pub fn load_segments(space: &mut AddressSpace, file: &[u8]) -> Result<(elf::ProgramInfo, u64, u64), ElfError> {
+pub fn load_segments(
+    space: &mut AddressSpace,
+    file: &[u8],
+) -> Result<(elf::ProgramInfo, u64, u64), ElfError> {
     let info = elf::program_info(file)?;
     let base = if info.position_independent { PIE_BASE } else { 0 };
     let bad = ElfError::BadProgramHeaders;
@@ -126,7 +129,11 @@ pub struct StackInfo<'a> {
 }
 
 /// Loads `file` into `space` and builds the initial stack.
-pub fn load(space: &mut AddressSpace, file: &[u8], stack: &StackInfo<'_>) -> KResult<Result<Loaded, ElfError>> {
+pub fn load(
+    space: &mut AddressSpace,
+    file: &[u8],
+    stack: &StackInfo<'_>,
+) -> KResult<Result<Loaded, ElfError>> {
     let (info, base, brk_start) = match load_segments(space, file) {
         Ok(loaded) => loaded,
         Err(error) => return Ok(Err(error)),

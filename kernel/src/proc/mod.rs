@@ -181,7 +181,13 @@ const MAX_ARGS: usize = 1024;
 /// Runs the program at `path` with `argv` and `envp` as `cred` in `cwd`, and waits for it.
 /// Errors are the exec errors (ENOENT, EACCES, ENOEXEC, ENOMEM, E2BIG); a message
 /// explaining ENOEXEC is printed.
-pub fn run(cred: Credentials, path: &str, argv: &[String], envp: &[String], cwd: &str) -> KResult<ExitStatus> {
+pub fn run(
+    cred: Credentials,
+    path: &str,
+    argv: &[String],
+    envp: &[String],
+    cwd: &str,
+) -> KResult<ExitStatus> {
     if argv.len() + envp.len() > MAX_ARGS {
         return Err(Errno::E2BIG);
     }
@@ -240,3 +246,6 @@ pub fn run(cred: Credentials, path: &str, argv: &[String], envp: &[String], cwd:
 pub fn current_pid() -> Option<u32> {
     CURRENT.try_lock().and_then(|p| p.as_ref().map(|p| p.pid))
 }
+
+#[cfg(test)]
+mod tests;

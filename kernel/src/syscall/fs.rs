@@ -74,7 +74,15 @@ fn iovecs(addr: u64, n: u64) -> KResult<Vec<(u64, u64)>> {
         return Err(Errno::EINVAL);
     }
     let raw = user::copy_in(addr, 16 * n as usize)?;
-    Ok(raw.chunks_exact(16).map(|c| (u64::from_le_bytes(c[..8].try_into().unwrap_or_default()), u64::from_le_bytes(c[8..].try_into().unwrap_or_default()))).collect())
+    Ok(raw
+        .chunks_exact(16)
+        .map(|c| {
+            (
+                u64::from_le_bytes(c[..8].try_into().unwrap_or_default()),
+                u64::from_le_bytes(c[8..].try_into().unwrap_or_default()),
+            )
+        })
+        .collect())
 }
 
 /// readv/writev: one transfer per vector; a short one or an error after some bytes
@@ -266,7 +274,9 @@ pub fn fcntl(p: &mut Process, a: Args) -> SysResult {
     const F_DUPFD_CLOEXEC: u64 = 1030;
     let fd = a.fd(0)?;
     match a.0[1] {
-        F_DUPFD | F_DUPFD_CLOEXEC => ok(p.ctx.dup(fd, usize::try_from(a.0[2]).map_err(|_| Errno::EINVAL)?)? as u64),
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            ok(p.ctx.dup(fd, usize::try_from(a.0[2]).map_err(|_| Errno::EINVAL)?)? as u64)
+        }
         F_GETFD => p.ctx.open_flags(fd).and(ok(0)),
         F_SETFD | F_SETFL => p.ctx.open_flags(fd).and(ok(0)),
         F_GETFL => ok(u64::from(p.ctx.open_flags(fd)?)),

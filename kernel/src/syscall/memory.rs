@@ -37,8 +37,12 @@ fn place(p: &mut Process, len: u64) -> KResult<u64> {
 fn unmap_range(p: &mut Process, addr: u64, len: u64) {
     let pages = p.space.unmap(addr, len);
     // Device mappings wholly inside the range go back to the driver.
-    let inside: alloc::vec::Vec<u64> =
-        p.device_mappings.range(addr..addr + len).filter(|&(&a, m)| a + m.len <= addr + len).map(|(&a, _)| a).collect();
+    let inside: alloc::vec::Vec<u64> = p
+        .device_mappings
+        .range(addr..addr + len)
+        .filter(|&(&a, m)| a + m.len <= addr + len)
+        .map(|(&a, _)| a)
+        .collect();
     let mut device_pages = 0;
     for a in inside {
         if let Some(mapping) = p.device_mappings.remove(&a) {
@@ -97,7 +101,16 @@ fn is_dev_zero(p: &Process, fd: KResult<usize>) -> bool {
 /// MAP_SHARED of a device: the driver maps it (for /dev/mem: page policy, memory type,
 /// registry); the process's pages then alias that mapping's frames with its types.
 #[allow(clippy::too_many_arguments)]
-fn map_file(p: &mut Process, fd: usize, addr: u64, len: u64, protection: Protection, flags: u64, offset: u64, fixed: bool) -> SysResult {
+fn map_file(
+    p: &mut Process,
+    fd: usize,
+    addr: u64,
+    len: u64,
+    protection: Protection,
+    flags: u64,
+    offset: u64,
+    fixed: bool,
+) -> SysResult {
     let prot = u32::from(protection.read) | (u32::from(protection.write) << 1);
     let kernel_addr = p.ctx.mmap(fd, offset, len, prot, flags as u32)?;
     let at = if fixed {
@@ -121,7 +134,9 @@ fn map_file(p: &mut Process, fd: usize, addr: u64, len: u64, protection: Protect
         // with the same type, and the driver's mapping (kept until the process unmaps
         // or ends) keeps the registration alive.
         #[allow(unsafe_code)]
-        let result = unsafe { p.space.map_physical(at + mapped, PAGE_SIZE, phys, protection, translation.attributes.memtype) };
+        let result = unsafe {
+            p.space.map_physical(at + mapped, PAGE_SIZE, phys, protection, translation.attributes.memtype)
+        };
         if result.is_err() {
             break;
         }
@@ -179,7 +194,9 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
     let new_end = page_up(wanted)?;
     if new_end > old_end {
         let pages = (new_end - old_end) / PAGE_SIZE;
-        if p.anon_pages + pages > ANON_LIMIT_PAGES || p.space.map_anonymous(old_end, new_end - old_end, Protection::READ_WRITE).is_err() {
+        if p.anon_pages + pages > ANON_LIMIT_PAGES
+            || p.space.map_anonymous(old_end, new_end - old_end, Protection::READ_WRITE).is_err()
+        {
             return ok(p.brk);
         }
         p.anon_pages += pages;

@@ -104,7 +104,11 @@ pub fn arch_prctl(a: Args) -> SysResult {
     const ARCH_GET_FS: u64 = 0x1003;
     match a.0[0] {
         ARCH_SET_FS => {
-            if crate::arch::usermode::set_user_fs_base(a.0[1]) { ok(0) } else { Err(Errno::EPERM) }
+            if crate::arch::usermode::set_user_fs_base(a.0[1]) {
+                ok(0)
+            } else {
+                Err(Errno::EPERM)
+            }
         }
         ARCH_GET_FS => {
             user::write_u64(a.0[1], crate::arch::usermode::user_fs_base())?;
@@ -331,7 +335,8 @@ pub fn futex(a: Args) -> SysResult {
 /// kill/tkill/tgkill: only the process itself exists; a signal ends it (handlers are
 /// not delivered), signal 0 checks that it exists.
 pub fn kill(p: &mut Process, number: u32, a: Args) -> SysResult {
-    let (pid, signal) = if number == linux_raw_sys::general::__NR_tgkill { (a.0[1], a.0[2]) } else { (a.0[0], a.0[1]) };
+    let (pid, signal) =
+        if number == linux_raw_sys::general::__NR_tgkill { (a.0[1], a.0[2]) } else { (a.0[0], a.0[1]) };
     let pid = pid as i32;
     if pid != 0 && pid != -1 && pid as u32 != p.pid {
         return Err(Errno::ESRCH);

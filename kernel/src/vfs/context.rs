@@ -181,7 +181,8 @@ impl Context {
         if !file.inode.is_directory() {
             return Err(Errno::ENOTDIR);
         }
-        let mut entries = alloc::vec![(String::from("."), file.inode.stat()), (String::from(".."), file.inode.stat())];
+        let mut entries =
+            alloc::vec![(String::from("."), file.inode.stat()), (String::from(".."), file.inode.stat())];
         entries.extend(list(&file.inode));
         Ok(entries)
     }

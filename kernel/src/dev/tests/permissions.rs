@@ -55,7 +55,15 @@ fn nodes_have_the_numbers_modes_and_owners_of_part_0() {
         ("allkmem", 13, 0o600, 0),
     ];
     let entries = ctx.readdir("/dev").unwrap();
-    assert_eq!(entries.len(), expect.len());
+    // Besides part 0's nodes, the terminals: console 5,1 and tty 5,0.
+    assert_eq!(entries.len(), expect.len() + 2);
+    for (name, minor, mode) in [("console", 1, 0o600), ("tty", 0, 0o666)] {
+        let stat = ctx.stat(&alloc::format!("/dev/{name}")).unwrap();
+        assert_eq!(
+            (stat.mode, stat.uid, stat.gid, stat.rdev),
+            (S_IFCHR | mode, 0, 0, DevNum::new(5, minor).encode())
+        );
+    }
     for (name, minor, mode, gid) in expect {
         let stat = ctx.stat(&alloc::format!("/dev/{name}")).unwrap();
         assert_eq!((stat.mode, stat.uid, stat.gid), (S_IFCHR | mode, 0, gid), "{name}");
