@@ -191,10 +191,10 @@ impl Width {
 pub unsafe fn read_nofault(address: u64, width: Width) -> Option<u64> {
     let mut value = 0u64;
     let out = (&raw mut value).cast::<u8>();
+    super::usermode::user_access_begin();
     // SAFETY: the routine reads one aligned value of the given width (the caller vouches
     // for it) and writes it to `value`, whose storage is at least that wide; on
     // little-endian x86 the low bytes come first.
-    super::usermode::user_access_begin();
     let failed = unsafe {
         match width {
             Width::U8 => devmem_nofault_read8(address as *const u8, out),
@@ -267,11 +267,11 @@ pub(super) fn fixup(frame: &mut InterruptStackFrame) -> bool {
 /// without breaking Rust's aliasing rules: no live reference may cover `dst`. A fault
 /// is not undefined behaviour here; it is what the routine handles.
 pub unsafe fn copy_nofault(dst: *mut u8, src: *const u8, len: usize) -> usize {
-    // SAFETY: the routine touches only [src, src+len) and [dst, dst+len), which the
-    // caller vouches for where mapped; faults go through the exception table.
     // The only place the kernel touches user memory, with copy_qwords and the single
     // accesses: under SMAP, between STAC and CLAC.
     super::usermode::user_access_begin();
+    // SAFETY: the routine touches only [src, src+len) and [dst, dst+len), which the
+    // caller vouches for where mapped; faults go through the exception table.
     let left = unsafe { devmem_nofault_copy(dst, src, len) };
     super::usermode::user_access_end();
     len - left
@@ -286,8 +286,8 @@ pub unsafe fn copy_nofault(dst: *mut u8, src: *const u8, len: usize) -> usize {
 /// Both addresses must be 8-byte aligned; where mapped, the ranges must be valid to read
 /// and write as for [`copy_nofault`].
 pub unsafe fn copy_qwords_nofault(dst: *mut u64, src: *const u64, qwords: usize) -> usize {
-    // SAFETY: as `copy_nofault`, with 8-byte units; the caller guarantees alignment.
     super::usermode::user_access_begin();
+    // SAFETY: as `copy_nofault`, with 8-byte units; the caller guarantees alignment.
     let left = unsafe { devmem_nofault_copy_qwords(dst, src, qwords) };
     super::usermode::user_access_end();
     qwords - left

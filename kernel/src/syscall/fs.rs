@@ -74,12 +74,14 @@ fn iovecs(addr: u64, n: u64) -> KResult<Vec<(u64, u64)>> {
         return Err(Errno::EINVAL);
     }
     let raw = user::copy_in(addr, 16 * n as usize)?;
-    Ok(raw
-        .chunks_exact(16)
+    let pairs = raw.as_chunks::<16>().0;
+    Ok(pairs
+        .iter()
         .map(|c| {
+            let (base, len) = c.split_at(8);
             (
-                u64::from_le_bytes(c[..8].try_into().unwrap_or_default()),
-                u64::from_le_bytes(c[8..].try_into().unwrap_or_default()),
+                u64::from_le_bytes(base.try_into().unwrap_or_default()),
+                u64::from_le_bytes(len.try_into().unwrap_or_default()),
             )
         })
         .collect())
@@ -259,7 +261,7 @@ pub fn dup2(p: &mut Process, a: Args) -> SysResult {
 
 pub fn dup3(p: &mut Process, a: Args) -> SysResult {
     let (fd, new) = (a.fd(0)?, a.fd(1)?);
-    if fd == new || a.0[2] & !(vfs_core::flags::O_CLOEXEC as u64) != 0 {
+    if fd == new || a.0[2] & !u64::from(vfs_core::flags::O_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
     ok(p.ctx.dup_to(fd, new)? as u64)
@@ -377,7 +379,7 @@ pub fn poll(p: &mut Process, fds: u64, n: u64) -> SysResult {
     }
     let mut raw = user::copy_in(fds, 8 * n as usize)?;
     let mut ready = 0;
-    for entry in raw.chunks_exact_mut(8) {
+    for entry in raw.as_chunks_mut::<8>().0 {
         let fd = i32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]);
         let events = u16::from_le_bytes([entry[4], entry[5]]);
         let revents = if fd < 0 {

@@ -83,7 +83,7 @@ pub fn setgroups(p: &mut Process, a: Args) -> SysResult {
     }
     let raw = user::copy_in(a.0[1], 4 * n)?;
     let groups: alloc::vec::Vec<u32> =
-        raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+        raw.as_chunks::<4>().0.iter().map(|c| u32::from_le_bytes(*c)).collect();
     p.ctx.set_cred(Credentials::new(cred.uid(), cred.gid(), &groups));
     ok(0)
 }

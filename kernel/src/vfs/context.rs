@@ -204,7 +204,8 @@ impl Context {
     pub fn executable(&self, path: &str) -> KResult<&'static [u8]> {
         let inode = lookup(path, &self.cred)?;
         let InodeKind::StaticFile(bytes) = inode.kind else {
-            return Err(if inode.is_directory() { Errno::EACCES } else { Errno::EACCES });
+            // Directories, devices and /proc files cannot be run (execve's EACCES).
+            return Err(Errno::EACCES);
         };
         let perm = inode.owner.lock().perm;
         if perm & 0o111 == 0 {
