@@ -184,12 +184,13 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
         eprintln!("xtask: booting {} (Ctrl-A X quits QEMU, Ctrl-A C its monitor)", image.display());
     }
     use std::io::IsTerminal;
-    let status = if std::io::stdin().is_terminal() || args.gdb {
-        qemu.command().status().map_err(|e| anyhow::anyhow!("starting QEMU: {e}"))?
+    if std::io::stdin().is_terminal() || args.gdb {
+        let status = qemu.command().status().map_err(|e| anyhow::anyhow!("starting QEMU: {e}"))?;
+        Ok(qemu::exit_code_of_run(status, None, true))
     } else {
-        qemu::run_scripted(&qemu)?
-    };
-    Ok(qemu::exit_code_of_run(status))
+        let end = qemu::run_scripted(&qemu)?;
+        Ok(qemu::exit_code_of_run(end.status, end.shell_status, false))
+    }
 }
 
 fn cmd_lint() -> Result<ExitCode> {

@@ -80,18 +80,16 @@ impl Context {
         Caller { cred: self.cred, flags, user_space: self.user_space }
     }
 
-    /// Opens `path`. `mode` would be the new file's permissions with O_CREAT; this VFS
-    /// has no regular files to create, so O_CREAT on a missing name is EOPNOTSUPP.
+    /// Opens `path`. With O_CREAT a missing name is made as an empty RAM file (see
+    /// tmpfs) with `mode`'s permission bits, in a directory the caller may write.
     pub fn open(&mut self, path: &str, flags: u32, mode: u32) -> KResult<Fd> {
-        let _ = mode;
         let flags = OpenFlags(flags).validate()?;
+        let create = flags.0 & vfs_core::flags::O_CREAT != 0;
         let inode = match lookup(path, &self.cred) {
-            Err(Errno::ENOENT) if flags.0 & vfs_core::flags::O_CREAT != 0 => return Err(Errno::EOPNOTSUPP),
+            Err(Errno::ENOENT) if create => self.create_file(path, mode)?,
+            Ok(_) if create && flags.0 & vfs_core::flags::O_EXCL != 0 => return Err(Errno::EEXIST),
             other => other?,
         };
-        if flags.0 & vfs_core::flags::O_CREAT != 0 && flags.0 & vfs_core::flags::O_EXCL != 0 {
-            return Err(Errno::EEXIST);
-        }
         if flags.0 & vfs_core::flags::O_DIRECTORY != 0 && !inode.is_directory() {
             return Err(Errno::ENOTDIR);
         }
@@ -105,10 +103,19 @@ impl Context {
                 let driver = crate::dev::driver(dev.major).ok_or(Errno::ENXIO)?;
                 driver.open(dev.minor, &self.caller(flags))?
             }
+            // Writing /proc files needs uid 0 whatever the mode bits say.
+            InodeKind::Proc(_) if flags.writable() && !self.cred.is_root() => return Err(Errno::EPERM),
             InodeKind::Proc(open) => open(flags.writable())?,
             InodeKind::Directory(_) => Arc::new(DirectoryFile),
             InodeKind::StaticFile(_) if flags.writable() => return Err(Errno::EROFS),
             InodeKind::StaticFile(bytes) => Arc::new(super::ramfs::StaticFileOps(bytes)),
+            InodeKind::RamFile(file) => {
+                if flags.writable() && flags.0 & vfs_core::flags::O_TRUNC != 0 {
+                    file.truncate();
+                }
+                let append = flags.0 & vfs_core::flags::O_APPEND != 0;
+                Arc::new(super::tmpfs::RamFileOps { file: file.clone(), append })
+            }
         };
         let fd = match self.files.iter().position(Option::is_none) {
             Some(free) => free,
@@ -120,6 +127,25 @@ impl Context {
         };
         self.files[fd] = Some(Arc::new(OpenFile { inode, flags, offset: Mutex::new(0), ops }));
         Ok(fd)
+    }
+
+    /// Makes an empty RAM file at `path` (O_CREAT): the directory must be writable and
+    /// searchable by the caller; kernel directories (/proc, the ramdisk's) refuse.
+    fn create_file(&self, path: &str, mode: u32) -> KResult<Arc<Inode>> {
+        let (dir, name) = lookup_parent(path, &self.cred)?;
+        permitted(&dir, &self.cred, Access { write: true, execute: true, read: false })?;
+        if dir.fixed {
+            return Err(Errno::EACCES);
+        }
+        let InodeKind::Directory(entries) = &dir.kind else { return Err(Errno::ENOTDIR) };
+        let mut entries = entries.lock();
+        if let Some(existing) = entries.get(name) {
+            return Ok(existing.clone());
+        }
+        let owner = Owner { uid: self.cred.uid(), gid: self.cred.gid(), perm: mode & 0o7777 & !0o022 };
+        let file = Inode::new(InodeKind::RamFile(Arc::new(super::tmpfs::RamFile::default())), owner, false);
+        entries.insert(String::from(name), file.clone());
+        Ok(file)
     }
 
     /// Opens the terminal `/dev/console` for a process's standard files, whatever the
@@ -375,7 +401,8 @@ impl Context {
         Ok(())
     }
 
-    /// Removes a name. Open files of it keep working.
+    /// Removes a name. Open files of it keep working. In a sticky directory (mode
+    /// 1000, as /tmp's 1777) only the name's owner, the directory's owner or root may.
     pub fn unlink(&mut self, path: &str) -> KResult<()> {
         let (dir, name) = lookup_parent(path, &self.cred)?;
         let child = dir.child(name).ok_or(Errno::ENOENT)?;
@@ -386,6 +413,12 @@ impl Context {
             return Err(Errno::EPERM);
         }
         permitted(&dir, &self.cred, Access { write: true, execute: true, read: false })?;
+        let dir_owner = *dir.owner.lock();
+        let child_uid = child.owner.lock().uid;
+        let uid = self.cred.uid();
+        if dir_owner.perm & 0o1000 != 0 && !self.cred.is_root() && uid != child_uid && uid != dir_owner.uid {
+            return Err(Errno::EPERM);
+        }
         if let InodeKind::Directory(entries) = &dir.kind {
             entries.lock().remove(name);
         }
@@ -394,6 +427,9 @@ impl Context {
 
     pub fn chown(&mut self, path: &str, uid: Option<Uid>, gid: Option<Gid>) -> KResult<()> {
         let inode = lookup(path, &self.cred)?;
+        if inode.is_kernel_owned() {
+            return Err(Errno::EPERM);
+        }
         let mut owner = inode.owner.lock();
         may_chown(&self.cred, owner.uid, owner.gid, uid, gid)?;
         owner.uid = uid.unwrap_or(owner.uid);
@@ -403,6 +439,9 @@ impl Context {
 
     pub fn chmod(&mut self, path: &str, mode: u32) -> KResult<()> {
         let inode = lookup(path, &self.cred)?;
+        if inode.is_kernel_owned() {
+            return Err(Errno::EPERM);
+        }
         let mut owner = inode.owner.lock();
         may_chmod(&self.cred, owner.uid)?;
         owner.perm = mode & 0o7777;
@@ -433,6 +472,19 @@ impl Context {
     /// Nanoseconds since boot (CLOCK_MONOTONIC), from the calibrated TSC.
     pub fn monotonic_ns(&self) -> u64 {
         crate::arch::timer::uptime_ns()
+    }
+
+    /// Ends the session with `status` (the shell's `exit`, or the end of its input):
+    /// the status is told to the host (see ktest_protocol::shell_exit_marker), then the
+    /// machine powers off.
+    pub fn shutdown(&self, status: i32) -> ! {
+        crate::print!("{}", ktest_protocol::shell_exit_marker(status));
+        let code = if status == 0 {
+            ktest_protocol::ExitCode::Success
+        } else {
+            ktest_protocol::ExitCode::ShellStatus
+        };
+        crate::arch::qemu::exit(code)
     }
 
     /// Powers the machine off (reboot(2) with RB_POWEROFF); root only (EPERM). Under

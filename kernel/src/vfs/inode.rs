@@ -22,6 +22,8 @@ pub enum InodeKind {
     Proc(ProcOpen),
     /// A read-only regular file whose bytes live for the whole run (the ramdisk's).
     StaticFile(&'static [u8]),
+    /// A regular file in RAM (made with O_CREAT; see tmpfs).
+    RamFile(Arc<super::tmpfs::RamFile>),
 }
 
 /// Owner, group and permission bits: what chown and chmod change.
@@ -80,7 +82,7 @@ impl Inode {
         match self.kind {
             InodeKind::Directory(_) => S_IFDIR,
             InodeKind::CharDevice(_) => S_IFCHR,
-            InodeKind::Proc(_) | InodeKind::StaticFile(_) => S_IFREG,
+            InodeKind::Proc(_) | InodeKind::StaticFile(_) | InodeKind::RamFile(_) => S_IFREG,
         }
     }
 
@@ -88,6 +90,7 @@ impl Inode {
         let owner = *self.owner.lock();
         let size = match &self.kind {
             InodeKind::StaticFile(bytes) => bytes.len() as u64,
+            InodeKind::RamFile(file) => file.len(),
             _ => 0,
         };
         let (nlink, rdev) = match &self.kind {
@@ -96,7 +99,7 @@ impl Inode {
                 (2 + subdirs as u32, 0)
             }
             InodeKind::CharDevice(dev) => (1, dev.encode()),
-            InodeKind::Proc(_) | InodeKind::StaticFile(_) => (1, 0),
+            InodeKind::Proc(_) | InodeKind::StaticFile(_) | InodeKind::RamFile(_) => (1, 0),
         };
         Stat {
             ino: self.ino,
@@ -107,6 +110,12 @@ impl Inode {
             rdev,
             size,
         }
+    }
+
+    /// Files and directories whose owner and mode belong to the kernel (/proc):
+    /// chmod and chown are EPERM.
+    pub fn is_kernel_owned(&self) -> bool {
+        matches!(self.kind, InodeKind::Proc(_)) || (self.fixed && self.is_directory())
     }
 
     /// The entry `name` of this directory.

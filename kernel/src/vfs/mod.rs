@@ -10,6 +10,7 @@ pub mod inode;
 pub mod ops;
 pub mod procfs;
 pub mod ramfs;
+pub mod tmpfs;
 pub mod userbuf;
 
 use alloc::string::ToString;

@@ -36,7 +36,7 @@ pub fn load(archive: &'static [u8]) {
         match member.mode & S_IFMT {
             S_IFDIR => {
                 if dir.child(name).is_none() {
-                    insert(&dir, name, Inode::directory(owner, false));
+                    insert(&dir, name, Inode::directory(owner, true));
                 }
             }
             S_IFREG => insert(&dir, name, Inode::new(InodeKind::StaticFile(member.data), owner, false)),
@@ -52,7 +52,7 @@ fn directory(path: &str, owner: Owner) -> Option<Arc<Inode>> {
         let next = match node.child(name) {
             Some(child) => child,
             None => {
-                let made = Inode::directory(Owner { perm: 0o755, ..owner }, false);
+                let made = Inode::directory(Owner { perm: 0o755, ..owner }, true);
                 insert(&node, name, made.clone());
                 made
             }

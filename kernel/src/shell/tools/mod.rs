@@ -96,6 +96,13 @@ static TOOLS: &[Tool] = &[
     },
     Tool { name: "rm", usage: "rm PATH...", summary: "remove names", run: files::rm },
     Tool { name: "poweroff", usage: "poweroff", summary: "power the machine off (root)", run: poweroff },
+    Tool {
+        name: "exit",
+        usage: "exit [N]",
+        summary: "end the session: power off with status N (default: the last status)",
+        // The shell runs it itself: it needs the last status.
+        run: |_, _| 0,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Tool> {
@@ -108,6 +115,20 @@ fn usage(name: &str, status: i32) -> i32 {
         print!("usage: {}\n", tool.usage);
     }
     status
+}
+
+/// The status of a command stopped with Ctrl-C (128 + SIGINT).
+pub const INTERRUPTED: i32 = 130;
+
+/// Whether Ctrl-C was typed: long loops ask between chunks, and stop with `^C` and
+/// status [`INTERRUPTED`] when it was.
+fn interrupted() -> bool {
+    let hit = crate::console::take_interrupt();
+    if hit {
+        crate::console::ensure_line_start();
+        print!("^C\n");
+    }
+    hit
 }
 
 /// `TOOL: WHAT: strerror`, status 1.
