@@ -101,15 +101,59 @@ fn command_credentials(ctx: &Context, command: &[String]) -> Credentials {
     }
 }
 
-/// What a redirection's sink saw: the first write error, and whether it wrote at all.
-#[derive(Default)]
-struct SinkState {
+/// A redirection's file and what is waiting to go to it: output is written a line at
+/// a time (as echo writes a line in one write, which /proc files expect), or every
+/// [`SINK_CHUNK`] bytes for long lines, so memory stays bounded whatever a command prints.
+struct Sink {
+    ctx: Context,
+    fd: crate::vfs::Fd,
+    pending: Vec<u8>,
     error: Option<errno::Errno>,
+}
+
+/// The most a redirection holds before writing.
+const SINK_CHUNK: usize = 4096;
+
+impl Sink {
+    fn take(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        let cut = if self.pending.len() >= SINK_CHUNK {
+            self.pending.len()
+        } else {
+            self.pending.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1)
+        };
+        if cut > 0 {
+            let chunk: Vec<u8> = self.pending.drain(..cut).collect();
+            self.write(&chunk);
+        }
+    }
+
+    fn write(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() && self.error.is_none() {
+            match self.ctx.write_from_slice(self.fd, bytes) {
+                Ok(0) => self.error = Some(errno::Errno::ENOSPC),
+                Ok(n) => bytes = &bytes[n..],
+                Err(errno) => self.error = Some(errno),
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<errno::Errno> {
+        let rest = core::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.write(&rest);
+        }
+        let _ = self.ctx.close(self.fd);
+        self.error
+    }
 }
 
 /// Runs a command with its console output going to `path`, opened for writing with the
 /// command's credentials (`sh: PATH: Permission denied` when they do not allow it).
-/// The output streams into the file as it is printed: nothing is collected in memory.
+/// The output streams into the file as it is printed.
 fn execute_to_file(ctx: &mut Context, command: &[String], path: &str, append: bool) -> i32 {
     let mut file_ctx = Context::new(command_credentials(ctx, command));
     let flags = vfs_core::flags::O_WRONLY
@@ -122,29 +166,14 @@ fn execute_to_file(ctx: &mut Context, command: &[String], path: &str, append: bo
             return 1;
         }
     };
-    let state = alloc::sync::Arc::new(spin::Mutex::new(SinkState::default()));
-    let sink_state = state.clone();
-    crate::console::begin_capture(alloc::boxed::Box::new(move |bytes: &[u8]| {
-        let mut state = sink_state.lock();
-        if state.error.is_some() {
-            return;
-        }
-        let mut done = 0;
-        while done < bytes.len() {
-            match file_ctx.write_from_slice(fd, &bytes[done..]) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(errno) => {
-                    state.error = Some(errno);
-                    break;
-                }
-            }
-        }
-    }));
+    let sink =
+        alloc::sync::Arc::new(spin::Mutex::new(Sink { ctx: file_ctx, fd, pending: Vec::new(), error: None }));
+    let writer = sink.clone();
+    crate::console::begin_capture(alloc::boxed::Box::new(move |bytes: &[u8]| writer.lock().take(bytes)));
     let status = execute(ctx, command);
-    // Dropping the sink closes the file.
     drop(crate::console::end_capture());
-    match state.lock().error {
+    let error = sink.lock().finish();
+    match error {
         None => status,
         Some(errno) => {
             print!("sh: write error: {}\n", errno.text());

@@ -126,7 +126,15 @@ fn path_and_descriptor_errors() {
     assert_eq!(ctx.open("/dev/null/x", O_RDONLY, 0).map(drop), Err(Errno::ENOTDIR));
     assert_eq!(ctx.open("/dev", O_WRONLY, 0).map(drop), Err(Errno::EISDIR));
     assert_eq!(ctx.open("/dev/null", 3, 0).map(drop), Err(Errno::EINVAL));
-    assert_eq!(ctx.open("/tmp/new", O_CREAT | O_WRONLY, 0o644).map(drop), Err(Errno::EOPNOTSUPP));
+    // O_CREAT makes a RAM file; O_EXCL refuses an existing name; /proc refuses new names.
+    assert!(ctx.open("/tmp/new", O_CREAT | O_WRONLY, 0o644).is_ok());
+    assert_eq!(ctx.stat("/tmp/new").map(|s| s.mode), Ok(vfs_core::mode::S_IFREG | 0o644));
+    assert_eq!(
+        ctx.open("/tmp/new", O_CREAT | vfs_core::flags::O_EXCL | O_WRONLY, 0o644).map(drop),
+        Err(Errno::EEXIST)
+    );
+    assert_eq!(ctx.open("/proc/new", O_CREAT | O_WRONLY, 0o644).map(drop), Err(Errno::EACCES));
+    ctx.unlink("/tmp/new").unwrap();
     let long: String = core::iter::repeat_n('a', 300).collect();
     assert_eq!(ctx.open(&alloc::format!("/tmp/{long}"), O_RDONLY, 0).map(drop), Err(Errno::ENAMETOOLONG));
     assert_eq!(ctx.close(17), Err(Errno::EBADF));
