@@ -13,9 +13,48 @@ use super::ops::{FileOps, SeekPolicy};
 use super::userbuf::UserBuf;
 use super::{insert, root};
 
+/// Largest ramdisk accepted once uncompressed.
+const MAX_UNCOMPRESSED: usize = 48 << 20;
+
+/// The archive, inflated first when it is gzip-compressed (kept for the whole run: the
+/// files' bytes stay where they are).
+fn uncompressed(ramdisk: &'static [u8]) -> Option<&'static [u8]> {
+    if !vfs_core::gzip::is_gzip(ramdisk) {
+        return Some(ramdisk);
+    }
+    let Ok((stream, size)) = vfs_core::gzip::deflate_stream(ramdisk) else {
+        log::warn!("ramdisk: a malformed gzip header");
+        return None;
+    };
+    if size > MAX_UNCOMPRESSED {
+        log::warn!("ramdisk: {size} bytes uncompressed, more than the {MAX_UNCOMPRESSED} allowed");
+        return None;
+    }
+    // One buffer of the announced size: no growing and copying on the way.
+    let mut bytes = alloc::vec![0u8; size];
+    match miniz_oxide::inflate::decompress_slice_iter_to_slice(
+        &mut bytes,
+        core::iter::once(stream),
+        false,
+        true,
+    ) {
+        Ok(n) if n == size => Some(bytes.leak()),
+        Ok(n) => {
+            log::warn!("ramdisk: inflated to {n} bytes, not the {size} its trailer says");
+            None
+        }
+        Err(status) => {
+            log::warn!("ramdisk: cannot inflate it ({status:?})");
+            None
+        }
+    }
+}
+
 /// Adds the archive's directories and regular files to the tree; other members
-/// (symbolic links, device nodes) are skipped with a warning.
-pub fn load(archive: &'static [u8]) {
+/// (symbolic links, device nodes) are skipped with a warning. The ramdisk may be
+/// gzip-compressed.
+pub fn load(ramdisk: &'static [u8]) {
+    let Some(archive) = uncompressed(ramdisk) else { return };
     let members = match cpio::members(archive) {
         Ok(members) => members,
         Err(errno) => {

@@ -10,6 +10,7 @@ pub mod cred;
 pub mod devmem;
 pub mod devnum;
 pub mod flags;
+pub mod gzip;
 pub mod mode;
 pub mod path;
 pub mod perm;
