@@ -101,11 +101,15 @@ pub fn devmem(ctx: &mut Context, args: &[String]) -> i32 {
         Ok(parsed) => parsed,
         Err(DevmemError::Usage) => return usage("devmem", 1),
         Err(DevmemError::BadWidth) => {
-            print!("devmem: bad width\n");
+            print!("devmem: invalid width '{}' (8, 16, 32 or 64)\n", args.get(2).map_or("", String::as_str));
+            return 1;
+        }
+        Err(DevmemError::BadAddress) => {
+            print!("devmem: invalid address '{}'\n", args.get(1).map_or("", String::as_str));
             return 1;
         }
         Err(_) => {
-            print!("devmem: invalid number\n");
+            print!("devmem: invalid value '{}'\n", args.get(3).map_or("", String::as_str));
             return 1;
         }
     };
