@@ -22,7 +22,12 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Build, boot and test the devmem kernel", version)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Build, boot and test the devmem kernel",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -175,6 +180,12 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
     }
     let kernel = build::kernel(args.build.release)?;
     let image = build::disk_image(&kernel, args.uefi)?;
+    if args.kvm {
+        eprintln!(
+            "xtask: --kvm: on these machines KVM is far slower than TCG (a BIOS boot took 1 min 56 s \
+             to the prompt, about 70 times TCG's); use it where KVM is fast"
+        );
+    }
     let mut qemu = qemu::Qemu::new(&image, args.uefi, args.kvm);
     qemu.interactive_console().extra(&args.qemu_args);
     if args.gdb {
