@@ -28,14 +28,40 @@ static int parse(const char *text, uint64_t *value)
 	return errno == 0 && *text && !*end;
 }
 
+/* Copies `len` bytes from the mapping with the widest naturally aligned loads that fit
+ * (8, 4, 2, 1 bytes): device registers such as the HPET's answer only 32- and 64-bit
+ * reads, as the kernel's own /dev/mem reads do it. */
+static void copy_in(uint8_t *out, const volatile uint8_t *p, uint64_t address, uint64_t len)
+{
+	uint64_t i = 0;
+	while (i < len) {
+		uint64_t a = address + i, left = len - i;
+		if (a % 8 == 0 && left >= 8) {
+			uint64_t v = *(const volatile uint64_t *)(p + i);
+			memcpy(out + i, &v, 8);
+			i += 8;
+		} else if (a % 4 == 0 && left >= 4) {
+			uint32_t v = *(const volatile uint32_t *)(p + i);
+			memcpy(out + i, &v, 4);
+			i += 4;
+		} else if (a % 2 == 0 && left >= 2) {
+			uint16_t v = *(const volatile uint16_t *)(p + i);
+			memcpy(out + i, &v, 2);
+			i += 2;
+		} else {
+			out[i] = p[i];
+			i += 1;
+		}
+	}
+}
+
 /* hexdump -C of `len` bytes that are at physical address `base`. */
 static void dump(const volatile uint8_t *p, uint64_t base, uint64_t len)
 {
 	for (uint64_t line = 0; line < len; line += 16) {
 		uint8_t bytes[16];
 		uint64_t n = len - line < 16 ? len - line : 16;
-		for (uint64_t i = 0; i < n; i++)
-			bytes[i] = p[line + i];
+		copy_in(bytes, p + line, base + line, n);
 		printf("%08llx ", (unsigned long long)(base + line));
 		for (uint64_t i = 0; i < 16; i++) {
 			if (i == 8)
