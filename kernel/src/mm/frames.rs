@@ -176,11 +176,12 @@ mod tests {
         // The kernel's current page table (the bootloader made it), the frame holding the
         // kernel's code, the bitmap's storage, the first MiB, a frame past RAM.
         let root = crate::mm::paging::kernel_root();
-        let code =
-            crate::mm::paging::translate(frames_are_never_handed_out_twice_and_all_come_back as usize as u64)
-                .expect("the kernel's code is mapped")
-                .phys
-                & !(PAGE_SIZE - 1);
+        let code = crate::mm::paging::translate(
+            frames_are_never_handed_out_twice_and_all_come_back as *const () as u64,
+        )
+        .expect("the kernel's code is mapped")
+        .phys
+            & !(PAGE_SIZE - 1);
         let storage = MANAGED_RANGES.get().expect("init ran").storage.0;
         for phys in [root, code, storage, 0x9f000, 0x1_0000_0000_0000] {
             assert!(!manages(phys), "{phys:#x} is not the allocator's");
