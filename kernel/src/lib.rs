@@ -30,6 +30,7 @@ pub mod ktest;
 #[allow(unsafe_code)]
 pub mod mm;
 mod panic;
+pub mod pci;
 pub mod shell;
 pub mod vfs;
 
@@ -64,6 +65,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let arch_done = arch::timer::uptime_ns();
     let mm_phases = mm::init(boot_info);
     vfs::init();
+    pci::init();
     let startup = banner::Startup { arch_done, mm_phases, done: arch::timer::uptime_ns() };
     banner::print(boot_info, &startup);
 }

@@ -24,7 +24,8 @@ const SELFTEST_SUITE: &str = "ktest_selftest";
 const BENCH_SUITE: &str = "bench";
 
 /// Integration kernels that need a machine of their own, and the QEMU arguments for it.
-const SUITE_QEMU_ARGS: [(&str, &[&str]); 1] = [("no_mtrr", &["-cpu", "qemu64,-mtrr"])];
+const SUITE_QEMU_ARGS: [(&str, &[&str]); 2] =
+    [("no_mtrr", &["-cpu", "qemu64,-mtrr"]), ("pci_e1000", &["-device", "e1000,addr=0x5"])];
 
 /// How many QEMU instances run at once (these machines have 2 cores).
 const PARALLEL_BOOTS: usize = 2;

@@ -38,9 +38,14 @@ pub enum BarKind {
     Io,
     /// A memory BAR: `width` is 32 or 64 (a `low-1M` type-1 BAR counts as 32), or 20 for
     /// the old below-1-MiB type.
-    Memory { width: u8, prefetchable: bool },
+    Memory {
+        width: u8,
+        prefetchable: bool,
+    },
     /// The expansion ROM; `enabled` is the register's bit 0.
-    Rom { enabled: bool },
+    Rom {
+        enabled: bool,
+    },
 }
 
 /// A decoded resource: where it is, how big, and the flag bits Linux keeps in the low
@@ -79,7 +84,7 @@ pub fn pci_size(base: u64, maxbase: u64, mask: u64) -> u64 {
     if size == 0 {
         return 0;
     }
-    let size = size & size.wrapping_neg();
+    let size = size.isolate_lowest_one();
     if base == maxbase && ((base | (size - 1)) & mask) != mask {
         return 0;
     }

@@ -197,10 +197,12 @@ pub fn iomem_entries(devices: &[Device]) -> Vec<IomemEntry> {
     let mut entries: Vec<IomemEntry> = devices
         .iter()
         .flat_map(|d| {
-            d.resources.iter().flatten().filter(|r| r.is_memory() && r.start != 0 && r.size != 0).map(|r| IomemEntry {
-                start: r.start,
-                end: r.end(),
-                name: alloc::format!("{}", d.address.linux_name()),
+            d.resources.iter().flatten().filter(|r| r.is_memory() && r.start != 0 && r.size != 0).map(|r| {
+                IomemEntry {
+                    start: r.start,
+                    end: r.end(),
+                    name: alloc::format!("{}", d.address.linux_name()),
+                }
             })
         })
         .collect();

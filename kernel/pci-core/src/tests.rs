@@ -4,7 +4,7 @@ use alloc::vec;
 use proptest::prelude::*;
 
 use crate::bar::{self, BarKind, Probe, decode_bar, decode_rom, pci_size};
-use crate::format::{self, IomemEntry};
+use crate::format;
 use crate::{Address, Device, Header};
 
 fn header(vendor: u16, device: u16, class: u16, prog_if: u8, rev: u8, command: u16, pin_line: u16) -> Header {
@@ -74,7 +74,10 @@ fn e1000_memory_and_io_bars() {
     let line = format::proc_devices_line(&d, None);
     assert!(line.starts_with("0018\t8086100e\tb\t        febc0000\t            c001\t"), "{line}");
     assert_eq!(format::lspci_line(&d, true, false), "00:03.0 0200: 8086:100e (rev 03)\n");
-    assert_eq!(format::lspci_line(&d, false, false), "00:03.0 Ethernet controller: Device 8086:100e (rev 03)\n");
+    assert_eq!(
+        format::lspci_line(&d, false, false),
+        "00:03.0 Ethernet controller: Device 8086:100e (rev 03)\n"
+    );
     let v = format::lspci_verbose(&d);
     assert!(v.contains("\tMemory at febc0000 (32-bit, non-prefetchable) [size=128K]\n"), "{v}");
     assert!(v.contains("\tI/O ports at c000 [size=64]\n"), "{v}");
@@ -95,8 +98,14 @@ fn sixty_four_bit_bar_takes_two_registers() {
     assert_eq!(b.kind, BarKind::Memory { width: 64, prefetchable: true });
     assert_eq!(r[1], None);
     assert_eq!(r[2].unwrap().size, 32);
-    let dev = Device { address: Address::new(1, 0, 0).unwrap(), header: header(1, 2, 0x0380, 0, 0, 2, 0), resources: r };
-    assert!(format::lspci_verbose(&dev).contains("\tMemory at 800000000 (64-bit, prefetchable) [size=16G]\n"));
+    let dev = Device {
+        address: Address::new(1, 0, 0).unwrap(),
+        header: header(1, 2, 0x0380, 0, 0, 2, 0),
+        resources: r,
+    };
+    assert!(
+        format::lspci_verbose(&dev).contains("\tMemory at 800000000 (64-bit, prefetchable) [size=16G]\n")
+    );
 }
 
 #[test]
