@@ -173,7 +173,11 @@ pub fn lspci_verbose(dev: &Device) -> String {
     }
     if let Some(rom) = dev.resources[6] {
         let _ = write!(text, "\tExpansion ROM at {:08x}", rom.start);
-        if rom.flags & 1 == 0 {
+        if rom.legacy {
+            // Not the register's address: pciutils marks a sysfs address it cannot see.
+            text.push_str(" [virtual]");
+        }
+        if rom.raw & 1 == 0 {
             text.push_str(" [disabled]");
         }
         text.push_str(&size_suffix(rom.size));
@@ -197,13 +201,15 @@ pub fn iomem_entries(devices: &[Device]) -> Vec<IomemEntry> {
     let mut entries: Vec<IomemEntry> = devices
         .iter()
         .flat_map(|d| {
-            d.resources.iter().flatten().filter(|r| r.is_memory() && r.start != 0 && r.size != 0).map(|r| {
-                IomemEntry {
+            d.resources
+                .iter()
+                .flatten()
+                .filter(|r| r.is_memory() && !r.legacy && r.start != 0 && r.size != 0)
+                .map(|r| IomemEntry {
                     start: r.start,
                     end: r.end(),
                     name: alloc::format!("{}", d.address.linux_name()),
-                }
-            })
+                })
         })
         .collect();
     entries.sort_by_key(|e| (e.start, e.end));
@@ -228,6 +234,10 @@ pub fn pci_hole(firmware: &[(u64, u64)], entries: &[IomemEntry]) -> Option<(u64,
 /// that starts above it, so the file stays sorted.
 pub fn merge_iomem(text: &str, window: Option<(u64, u64)>, entries: &[IomemEntry]) -> String {
     let mut blocks: Vec<(u64, String)> = Vec::new();
+    if window.is_some() && !text.lines().any(|l| l.starts_with("000a0000-")) {
+        // The legacy video window the firmware gives the host bridge (ACPI _CRS).
+        blocks.push((0xa0000, String::from("000a0000-000bffff : PCI Bus 0000:00\n")));
+    }
     if let Some((ws, we)) = window {
         let mut block = alloc::format!("{ws:08x}-{we:08x} : PCI Bus 0000:00\n");
         for e in entries.iter().filter(|e| e.start >= ws && e.end <= we) {

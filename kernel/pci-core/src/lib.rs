@@ -35,6 +35,27 @@ impl Device {
 
     /// Linux's `dev->irq` without interrupt routing: the interrupt line if the function
     /// has an interrupt pin, else 0 (`pci_read_irq`).
+    /// Linux's `pci_fixup_video` (arch/x86/pci/fixup.c) for the boot VGA device: its ROM
+    /// resource becomes the BIOS's shadow copy at 0xC0000, 128 KiB, flagged
+    /// `IORESOURCE_ROM_SHADOW` (low bits 2), and is not claimed in /proc/iomem. Applies
+    /// to a VGA controller (class 0300) on bus 0 with I/O or memory decoding on; the
+    /// caller applies it to the first such device only, as Linux keeps one default VGA.
+    pub fn apply_vga_shadow(&mut self) -> bool {
+        let decoding = self.header.command() & header::COMMAND_DECODE_ENABLE != 0;
+        if self.header.class() != 0x0300 || self.address.bus() != 0 || !decoding {
+            return false;
+        }
+        self.resources[6] = Some(Bar {
+            kind: BarKind::Rom { enabled: false },
+            start: 0xc0000,
+            size: 0x20000,
+            flags: 2,
+            raw: self.resources[6].map_or(0, |r| r.raw),
+            legacy: true,
+        });
+        true
+    }
+
     pub fn irq(&self) -> u8 {
         if self.header.interrupt_pin() != 0 { self.header.interrupt_line() } else { 0 }
     }

@@ -148,7 +148,7 @@ fn iomem_nests_bars_under_the_window_in_order() {
     let window = format::pci_hole(&fw, &entries);
     assert_eq!(window, Some((0x1000_0000, 0xfebf_ffff)));
     let merged = format::merge_iomem(text, window, &entries);
-    let expected = "00000000-0009fbff : System RAM\n00100000-0ffdffff : System RAM\n  01000000-010257f3 : Kernel code\n0ffe0000-0fffffff : Reserved\n10000000-febfffff : PCI Bus 0000:00\n  fd000000-fdffffff : 0000:00:02.0\n  febe0000-febeffff : 0000:00:02.0\n  febf0000-febf0fff : 0000:00:02.0\nfffc0000-ffffffff : Reserved\n";
+    let expected = "00000000-0009fbff : System RAM\n000a0000-000bffff : PCI Bus 0000:00\n00100000-0ffdffff : System RAM\n  01000000-010257f3 : Kernel code\n0ffe0000-0fffffff : Reserved\n10000000-febfffff : PCI Bus 0000:00\n  fd000000-fdffffff : 0000:00:02.0\n  febe0000-febeffff : 0000:00:02.0\n  febf0000-febf0fff : 0000:00:02.0\nfffc0000-ffffffff : Reserved\n";
     assert_eq!(merged, expected);
     assert_eq!(format::merge_iomem(text, None, &[]), text);
 }
@@ -227,4 +227,25 @@ proptest! {
             prop_assert!(r.size.is_power_of_two());
         }
     }
+}
+
+/// Linux 6.1 on QEMU's pc machine prints `c0002` and `20000` for the std VGA's ROM
+/// (the shadow copy), and leaves it out of /proc/iomem.
+#[test]
+fn the_boot_vga_rom_is_the_shadow_copy() {
+    let mut vga = qemu_vga();
+    assert!(vga.apply_vga_shadow());
+    let line = format::proc_devices_line(&vga, None);
+    let fields: vec::Vec<&str> = line.split('\t').map(str::trim).collect();
+    assert_eq!((fields[9], fields[16]), ("c0002", "20000"));
+    assert!(
+        format::iomem_entries(&[vga.clone()]).iter().all(|e| e.start != 0xc0000 && e.start != 0xfebe0000)
+    );
+    assert!(
+        format::lspci_verbose(&vga)
+            .contains("\tExpansion ROM at 000c0000 [virtual] [disabled] [size=128K]\n")
+    );
+    let mut off = qemu_vga();
+    off.header.0[1] = 0;
+    assert!(!off.apply_vga_shadow());
 }

@@ -33,6 +33,9 @@ fn enumerate() -> Vec<Device> {
     let mut found = Vec::new();
     let mut scanned = [false; 256];
     scan_bus(0, &mut scanned, &mut found);
+    if let Some(vga) = found.iter_mut().find(|d| d.header.class() == 0x0300 && d.header.command() & 3 != 0) {
+        vga.apply_vga_shadow();
+    }
     found
 }
 

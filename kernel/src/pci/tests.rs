@@ -67,8 +67,13 @@ fn the_std_vga_bars_have_the_documented_sizes() {
     assert_eq!(mmio.size, 4096);
     assert_eq!(mmio.start % 4096, 0);
     assert_eq!(vga.resources[1], None);
+    // The boot VGA's ROM is the BIOS shadow at 0xC0000, as Linux's pci_fixup_video has it.
     let rom = vga.resources[6].expect("expansion ROM");
-    assert!(rom.size.is_power_of_two() && rom.size >= 2048);
+    assert_eq!((rom.start, rom.size, rom.flags, rom.legacy), (0xc0000, 0x20000, 2, true));
+    // The register itself still holds a sizable ROM BAR.
+    let probed = arch::pci::probe(vga.address).unwrap();
+    let real = pci_core::bar::decode_rom(probed.rom.unwrap()).unwrap();
+    assert!(real.size.is_power_of_two() && real.size >= 2048 && real.start >= 0x1000_0000);
 }
 
 #[ktest]
@@ -96,7 +101,10 @@ fn sizing_leaves_every_register_as_it_was() {
         assert_eq!(mask(after), mask(before), "{}", dev.address);
         assert_eq!(mask(after), mask(dev.header), "{} since boot", dev.address);
         // The second probe sees what the boot-time one saw.
-        let again = Device::new(dev.address, after, &probed.bars[..probed.bar_count], probed.rom);
+        let mut again = Device::new(dev.address, after, &probed.bars[..probed.bar_count], probed.rom);
+        if dev.resources[6].is_some_and(|r| r.legacy) {
+            assert!(again.apply_vga_shadow());
+        }
         assert_eq!(again.resources, dev.resources, "{}", dev.address);
     }
 }
