@@ -31,6 +31,7 @@ pub mod ktest;
 pub mod mm;
 mod panic;
 pub mod proc;
+pub mod pci;
 pub mod shell;
 pub mod syscall;
 pub mod vfs;
@@ -74,6 +75,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     if let Some(archive) = mm::ramdisk(boot_info) {
         vfs::ramfs::load(archive);
     }
+    pci::init();
     let startup = banner::Startup { arch_done, mm_phases, done: arch::timer::uptime_ns() };
     banner::print(boot_info, &startup);
 }

@@ -12,6 +12,7 @@ pub mod gdt;
 pub mod idt;
 pub mod mtrr;
 pub mod pat;
+pub mod pci;
 pub mod pic;
 pub mod portio;
 pub mod qemu;

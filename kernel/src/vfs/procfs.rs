@@ -39,7 +39,28 @@ pub(super) fn build() -> Arc<Inode> {
         dir = sub;
     }
     insert(&dir, "strict", Inode::new(InodeKind::Proc(open_strict), ROOT_WRITABLE, true));
+    insert(
+        &subdirs(&proc, &["bus", "pci"]),
+        "devices",
+        Inode::new(InodeKind::Proc(open_pci_devices), READ_ONLY, true),
+    );
     proc
+}
+
+/// Makes the directory chain `names` under `dir` and returns the last one.
+fn subdirs(dir: &Arc<Inode>, names: &[&str]) -> Arc<Inode> {
+    let mut dir = dir.clone();
+    for name in names {
+        let sub = Inode::directory(DIR, true);
+        insert(&dir, name, sub.clone());
+        dir = sub;
+    }
+    dir
+}
+
+/// `/proc/bus/pci/devices` (drivers/pci/proc.c).
+fn open_pci_devices(writable: bool) -> KResult<Arc<dyn FileOps>> {
+    read_only_text(writable, crate::pci::proc_devices_text())
 }
 
 /// A snapshot of text, taken at open, read like a regular file.
@@ -89,7 +110,7 @@ pub fn iomem_text() -> String {
             }
         }
     }
-    text
+    crate::pci::add_to_iomem(text)
 }
 
 fn open_iomem(writable: bool) -> KResult<Arc<dyn FileOps>> {

@@ -69,6 +69,12 @@ static TOOLS: &[Tool] = &[
         summary: "list and set memory range attributes (MTRRs)",
         run: memcontrol::memcontrol,
     },
+    Tool {
+        name: "lspci",
+        usage: "lspci [-n] [-v]",
+        summary: "list PCI devices (-v: with BARs)",
+        run: crate::pci::lspci::run,
+    },
     Tool { name: "inb", usage: "inb PORT", summary: "read an I/O port through /dev/port", run: io::inb },
     Tool {
         name: "outb",
