@@ -162,12 +162,25 @@ fn first_difference(expected: &str, actual: &str) -> String {
     String::from("the outputs differ")
 }
 
+/// Whether the console test `name` is selected by `filter` (`console` selects them all).
+fn selected(name: &str, filter: Option<&str>) -> bool {
+    filter.is_none_or(|f| name.contains(f) || "console".contains(f) || format!("console::{name}").contains(f))
+}
+
+/// Whether any script is selected by `filter`.
+pub fn any_selected(filter: Option<&str>) -> Result<bool> {
+    Ok(scripts()?.iter().any(|script| {
+        let name = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        selected(&name, filter)
+    }))
+}
+
 /// Runs every script; with `bless`, writes the actual output as the expected one.
 pub fn run_all(image: &Path, filter: Option<&str>, bless: bool) -> Result<Vec<TestRecord>> {
     let mut records = Vec::new();
     for script in scripts()? {
         let name = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if filter.is_some_and(|f| !name.contains(f) && !"console".contains(f)) {
+        if !selected(&name, filter) {
             continue;
         }
         let started = Instant::now();
