@@ -63,8 +63,9 @@ const SETTABLE: i32 = MDF_UNCACHEABLE
 const COMMANDS: [(&str, &str); 3] = [
     (
         "list",
-        "List current memory range attributes\n    list [-a]\n        \
-         -a    list all range slots, even those that are inactive",
+        "List current memory range attributes\n    list [-a] [-o <owner>]\n        \
+         -a    list all range slots, even those that are inactive\n        \
+         -o    list only the ranges with this owner",
     ),
     (
         "set",
@@ -177,6 +178,9 @@ pub fn parse_memcontrol(operands: &[String]) -> Result<Memcontrol, HelpTopic> {
             _ => Err(help("clear")),
         },
         "help" => Ok(Memcontrol::Help { topic: operands.get(1).cloned() }),
+        // Not in FreeBSD's memcontrol (which says `Unknown command '-h'`): every tool of
+        // this shell takes -h.
+        "-h" | "--help" => Ok(Memcontrol::Help { topic: None }),
         other => Err(help(other)),
     }
 }

@@ -146,10 +146,25 @@ fn help(_: &mut Context, args: &[String]) -> i32 {
     if let Some(status) = help_requested(args) {
         return status;
     }
-    for tool in TOOLS {
-        print!("{:<44} {}\n", tool.usage, tool.summary);
-    }
+    print!("{}", help_table());
     0
+}
+
+/// The usage column's width in `help`; a longer usage line has its summary on the next
+/// line, in the same column.
+const USAGE_COLUMN: usize = 40;
+
+/// `help`'s table: usage, then the summary in one column.
+fn help_table() -> String {
+    let mut table = String::new();
+    for tool in TOOLS {
+        if tool.usage.len() < USAGE_COLUMN {
+            table.push_str(&alloc::format!("{:<USAGE_COLUMN$} {}\n", tool.usage, tool.summary));
+        } else {
+            table.push_str(&alloc::format!("{}\n{:<USAGE_COLUMN$} {}\n", tool.usage, "", tool.summary));
+        }
+    }
+    table
 }
 
 fn echo(_: &mut Context, args: &[String]) -> i32 {
