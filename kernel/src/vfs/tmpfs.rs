@@ -36,6 +36,10 @@ impl RamFile {
         self.data.lock().len() as u64
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.data.lock().is_empty()
+    }
+
     /// Sets the length, filling with zeros when it grows; ENOSPC past the limit.
     fn resize(data: &mut Vec<u8>, len: u64) -> KResult<()> {
         let old = data.len() as u64;
@@ -108,9 +112,7 @@ impl FileOps for RamFileOps {
         }
         let count = (end - start) as usize;
         let at = start as usize;
-        if let Err(errno) = buf.read_at(0, &mut data[at..at + count]) {
-            return Err(errno);
-        }
+        buf.read_at(0, &mut data[at..at + count])?;
         Ok(count)
     }
 
