@@ -46,6 +46,9 @@ pub struct SuiteReport {
     pub seconds: f64,
 }
 
+/// How long a booting machine may stay silent before its first output.
+const FIRST_OUTPUT_WAIT: Duration = Duration::from_secs(60);
+
 pub struct SuiteOptions<'a> {
     pub filter: Option<&'a str>,
     pub idle_timeout: Duration,
@@ -273,9 +276,14 @@ fn boot(
     });
     let mut pending = Vec::new();
     let mut idle = false;
+    let mut heard = false;
     loop {
-        match receiver.recv_timeout(options.idle_timeout) {
+        // Until the machine says anything, it is booting (slow on a loaded host): a short
+        // idle timeout (the self-test's) applies from its first output on.
+        let wait = if heard { options.idle_timeout } else { options.idle_timeout.max(FIRST_OUTPUT_WAIT) };
+        match receiver.recv_timeout(wait) {
             Ok(chunk) => {
+                heard = true;
                 if let Some(log) = log.as_mut() {
                     let _ = log.write_all(&chunk);
                 }
