@@ -19,6 +19,9 @@ use ktest_protocol::{
 
 use crate::qemu::Qemu;
 
+/// How long a boot may stay silent before the kernel's first line.
+const BOOT_ALLOWANCE: Duration = Duration::from_secs(60);
+
 /// fw_cfg name of the test filter; must match `kernel::ktest::FILTER_FW_CFG_NAME`.
 const FILTER_FW_CFG_NAME: &str = "opt/devmem/ktest-filter";
 
@@ -45,9 +48,6 @@ pub struct SuiteReport {
     pub log: PathBuf,
     pub seconds: f64,
 }
-
-/// How long a booting machine may stay silent before its first output.
-const FIRST_OUTPUT_WAIT: Duration = Duration::from_secs(60);
 
 pub struct SuiteOptions<'a> {
     pub filter: Option<&'a str>,
@@ -276,14 +276,14 @@ fn boot(
     });
     let mut pending = Vec::new();
     let mut idle = false;
-    let mut heard = false;
+    let mut booted = false;
     loop {
-        // Until the machine says anything, it is booting (slow on a loaded host): a short
-        // idle timeout (the self-test's) applies from its first output on.
-        let wait = if heard { options.idle_timeout } else { options.idle_timeout.max(FIRST_OUTPUT_WAIT) };
-        match receiver.recv_timeout(wait) {
+        // The idle limit counts from the kernel's first output: the firmware and the
+        // bootloader say nothing, and take longer on a loaded machine.
+        let limit = if booted { options.idle_timeout } else { options.idle_timeout.max(BOOT_ALLOWANCE) };
+        match receiver.recv_timeout(limit) {
             Ok(chunk) => {
-                heard = true;
+                booted = true;
                 if let Some(log) = log.as_mut() {
                     let _ = log.write_all(&chunk);
                 }

@@ -23,7 +23,12 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Build, boot and test the devmem kernel", version)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Build, boot and test the devmem kernel",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,7 +98,7 @@ struct RunArgs {
     /// Start QEMU halted with a gdb stub on tcp::1234 and print the gdb command line.
     #[arg(long)]
     gdb: bool,
-    /// Use KVM instead of TCG (much slower on these machines: a warning says how much).
+    /// Use KVM instead of TCG (often slower on these machines; see README).
     #[arg(long)]
     kvm: bool,
     /// Add every file of this folder to /bin (your own static Linux programs).
@@ -178,8 +183,8 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
     let image = build::disk_image(&kernel, args.uefi)?;
     if args.kvm {
         eprintln!(
-            "xtask: warning: --kvm took 1 min 56 s to reach the prompt when last measured on these machines \
-             (about 70 times TCG's boot), and OVMF can fail under it; TCG is the default"
+            "xtask: --kvm: on these machines KVM is far slower than TCG (a BIOS boot took 1 min 56 s \
+             to the prompt, about 70 times TCG's); use it where KVM is fast"
         );
     }
     let mut qemu = qemu::Qemu::new(&image, args.uefi, args.kvm);

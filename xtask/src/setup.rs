@@ -5,30 +5,26 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// Where the project lives, found at run time so that a moved or copied checkout builds
-/// itself: the parent of xtask's manifest folder as `cargo run` (the `cargo xtask` alias)
-/// gives it, else the nearest folder above the working directory, then above this
-/// executable, whose Cargo.toml has `xtask/` beside it.
+/// Where the project lives, found at run time (a moved or copied checkout builds
+/// itself, not the tree xtask was compiled in): cargo tells `cargo xtask` its manifest
+/// directory; otherwise the nearest directory up from here that holds `xtask/Cargo.toml`;
+/// the directory xtask was built in last.
 pub fn project_root() -> PathBuf {
     static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    ROOT.get_or_init(find_project_root).clone()
-}
-
-fn find_project_root() -> PathBuf {
-    let is_root = |dir: &Path| dir.join("Cargo.toml").is_file() && dir.join("xtask/Cargo.toml").is_file();
-    if let Some(manifest_dir) = std::env::var_os("CARGO_MANIFEST_DIR")
-        && let Some(root) = Path::new(&manifest_dir).parent()
-        && is_root(root)
-    {
-        return root.to_path_buf();
-    }
-    let starts = [std::env::current_dir().ok(), std::env::current_exe().ok()];
-    for start in starts.into_iter().flatten() {
-        if let Some(root) = start.ancestors().find(|dir| is_root(dir)) {
-            return root.to_path_buf();
-        }
-    }
-    PathBuf::from(".")
+    ROOT.get_or_init(|| {
+        let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .filter(|dir| dir.join("Cargo.toml").is_file())
+            .and_then(|dir| dir.parent().map(Path::to_path_buf));
+        let from_cwd = || {
+            let cwd = std::env::current_dir().ok()?;
+            cwd.ancestors().find(|dir| dir.join("xtask/Cargo.toml").is_file()).map(Path::to_path_buf)
+        };
+        from_cargo.or_else(from_cwd).unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+        })
+    })
+    .clone()
 }
 
 /// The sysroot of the toolchain cargo is running us with (the one rust-toolchain.toml pins).

@@ -146,6 +146,7 @@ pub fn parse_memcontrol(operands: &[String]) -> Result<Memcontrol, HelpTopic> {
         return Err(HelpTopic(None));
     };
     match command.as_str() {
+        "-h" | "--help" => Ok(Memcontrol::Help { topic: None }),
         "list" => {
             let (mut all, mut owner) = (false, None);
             for option in Getopt::new(operands, "ao:") {

@@ -106,9 +106,9 @@ fn read_line(echo_on: bool) -> LineEnd {
         let byte = console::read_byte();
         match byte {
             console::CTRL_C => {
-                // read_byte took it: leave it pending for the process layer.
+                // read_byte took it: leave it pending for the process layer, which ends
+                // the program (the shell echoes the ^C).
                 crate::arch::serial::set_interrupt();
-                echo(b"^C\n", true);
                 return LineEnd::Interrupted;
             }
             0x04 if line.is_empty() => return LineEnd::EndOfFile,

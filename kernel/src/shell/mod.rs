@@ -215,6 +215,10 @@ fn run_program(ctx: &mut Context, words: &[String]) -> i32 {
     match crate::proc::run(*ctx.cred(), &path, words, &envp, "/") {
         Ok(status) => {
             if let crate::proc::ExitStatus::Signaled(signal) = status {
+                if signal == crate::proc::SIGINT {
+                    // What a terminal echoes for the interrupt character.
+                    print!("^C");
+                }
                 crate::console::ensure_line_start();
                 if let Some(message) = crate::proc::signal_message(signal) {
                     print!("{message}\n");

@@ -5,7 +5,7 @@ use alloc::vec;
 
 use errno::Errno;
 use shell_core::dd::{DdCounts, dd_report, parse_dd};
-use shell_core::devmem::{format_value, parse_devmem};
+use shell_core::devmem::{DevmemError, format_value, parse_devmem};
 use shell_core::getopt::Getopt;
 use shell_core::hexdump::Canonical;
 use shell_core::num::parse_u64;
@@ -99,14 +99,18 @@ pub fn devmem(ctx: &mut Context, args: &[String]) -> i32 {
     }
     let parsed = match parse_devmem(&args[1..]) {
         Ok(parsed) => parsed,
-        Err(error) => {
-            return match error.message(&args[1..]) {
-                Some(message) => {
-                    print!("devmem: {message}\n");
-                    1
-                }
-                None => usage("devmem", 1),
-            };
+        Err(DevmemError::Usage) => return usage("devmem", 1),
+        Err(DevmemError::BadWidth) => {
+            print!("devmem: invalid width '{}' (8, 16, 32 or 64)\n", args.get(2).map_or("", String::as_str));
+            return 1;
+        }
+        Err(DevmemError::BadAddress) => {
+            print!("devmem: invalid address '{}'\n", args.get(1).map_or("", String::as_str));
+            return 1;
+        }
+        Err(_) => {
+            print!("devmem: invalid value '{}'\n", args.get(3).map_or("", String::as_str));
+            return 1;
         }
     };
     // parse_devmem accepts only 8, 16, 32 and 64.

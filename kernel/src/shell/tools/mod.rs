@@ -146,26 +146,19 @@ fn help(_: &mut Context, args: &[String]) -> i32 {
     if let Some(status) = help_requested(args) {
         return status;
     }
-    print!("{}", help_table());
+    for tool in TOOLS {
+        if tool.usage.len() < HELP_COLUMN {
+            print!("{:<width$} {}\n", tool.usage, tool.summary, width = HELP_COLUMN);
+        } else {
+            // Too long for the column: the summary goes under it, aligned.
+            print!("{}\n{:<width$} {}\n", tool.usage, "", tool.summary, width = HELP_COLUMN);
+        }
+    }
     0
 }
 
-/// The usage column's width in `help`; a longer usage line has its summary on the next
-/// line, in the same column.
-const USAGE_COLUMN: usize = 40;
-
-/// `help`'s table: usage, then the summary in one column.
-fn help_table() -> String {
-    let mut table = String::new();
-    for tool in TOOLS {
-        if tool.usage.len() < USAGE_COLUMN {
-            table.push_str(&alloc::format!("{:<USAGE_COLUMN$} {}\n", tool.usage, tool.summary));
-        } else {
-            table.push_str(&alloc::format!("{}\n{:<USAGE_COLUMN$} {}\n", tool.usage, "", tool.summary));
-        }
-    }
-    table
-}
+/// Where `help` starts the summaries.
+const HELP_COLUMN: usize = 44;
 
 fn echo(_: &mut Context, args: &[String]) -> i32 {
     let mut line = String::new();
@@ -197,5 +190,30 @@ fn poweroff(ctx: &mut Context, args: &[String]) -> i32 {
             print!("poweroff: {}\n", errno.text());
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ktest::ktest;
+
+    /// The shell's documentation, whose "Usage lines" block must list every tool's `-h`.
+    const SHELL_DOC: &str = include_str!("../../../../docs/shell.md");
+
+    fn documented_usages() -> alloc::vec::Vec<&'static str> {
+        let block =
+            SHELL_DOC.split("## Usage lines").nth(1).expect("docs/shell.md has a Usage lines section");
+        let body = block.split("```").nth(1).expect("a code block");
+        body.lines().map(str::trim).filter(|l| l.starts_with("usage: ")).collect()
+    }
+
+    #[ktest]
+    fn every_tools_usage_is_in_the_shell_doc_and_nothing_else_is() {
+        let documented = documented_usages();
+        for tool in super::TOOLS {
+            let line = alloc::format!("usage: {}", tool.usage);
+            assert!(documented.contains(&line.as_str()), "docs/shell.md lacks `{line}`");
+        }
+        assert_eq!(documented.len(), super::TOOLS.len(), "docs/shell.md lists a tool the shell lacks");
     }
 }
