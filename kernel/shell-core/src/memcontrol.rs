@@ -179,9 +179,6 @@ pub fn parse_memcontrol(operands: &[String]) -> Result<Memcontrol, HelpTopic> {
             _ => Err(help("clear")),
         },
         "help" => Ok(Memcontrol::Help { topic: operands.get(1).cloned() }),
-        // Not in FreeBSD's memcontrol (which says `Unknown command '-h'`): every tool of
-        // this shell takes -h.
-        "-h" | "--help" => Ok(Memcontrol::Help { topic: None }),
         other => Err(help(other)),
     }
 }
