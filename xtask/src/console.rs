@@ -162,12 +162,25 @@ fn first_difference(expected: &str, actual: &str) -> String {
     String::from("the outputs differ")
 }
 
+/// Whether the console test `name` is selected by `filter` (`console` selects them all).
+fn selected(name: &str, filter: Option<&str>) -> bool {
+    filter.is_none_or(|f| name.contains(f) || "console".contains(f) || format!("console::{name}").contains(f))
+}
+
+/// Whether any script is selected by `filter`.
+pub fn any_selected(filter: Option<&str>) -> Result<bool> {
+    Ok(scripts()?.iter().any(|script| {
+        let name = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        selected(&name, filter)
+    }))
+}
+
 /// Runs every script; with `bless`, writes the actual output as the expected one.
 pub fn run_all(image: &Path, filter: Option<&str>, bless: bool) -> Result<Vec<TestRecord>> {
     let mut records = Vec::new();
     for script in scripts()? {
         let name = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        if filter.is_some_and(|f| !name.contains(f) && !"console".contains(f)) {
+        if !selected(&name, filter) {
             continue;
         }
         let started = Instant::now();
@@ -217,5 +230,43 @@ mod tests {
         assert!(line_matches("{{*}}", ""));
         assert!(matches("a\nb{{*}}\n", "a\nbcd\n"));
         assert!(!matches("a\n", "a\nb\n"));
+    }
+
+    /// The `usage:` lines of a text, in order.
+    fn usage_lines(text: &str) -> Vec<&str> {
+        text.lines().filter(|line| line.starts_with("usage: ")).collect()
+    }
+
+    /// What the tools print for `-h` (tests/console/help.expected, which the console test
+    /// `help` checks against the running shell) is what the shell doc's list of usage
+    /// lines says, tool for tool.
+    #[test]
+    fn every_tools_help_matches_the_shell_doc() {
+        let root = project_root();
+        let doc_path = root.join("docs/shell.md");
+        let Ok(doc) = std::fs::read_to_string(&doc_path) else {
+            // The shell doc lands with the docs/ folder; until then there is nothing to check.
+            eprintln!("{} is not there: nothing to compare the -h texts with", doc_path.display());
+            return;
+        };
+        let expected =
+            std::fs::read_to_string(root.join("tests/console/help.expected")).expect("help.expected");
+        let shown = usage_lines(&expected);
+        assert!(shown.len() >= 15, "help.expected should hold every tool's -h answer: {shown:?}");
+        let documented = usage_lines(&doc);
+        for line in &shown {
+            assert!(documented.contains(line), "`{line}` (the shell's -h) is not in {}", doc_path.display());
+        }
+        for line in &documented {
+            // echo prints its arguments, -h included, as sh's echo does; its usage line
+            // is the one `help` shows.
+            if !line.starts_with("usage: echo ") {
+                assert!(
+                    shown.contains(line),
+                    "`{line}` ({}) is not what the shell prints",
+                    doc_path.display()
+                );
+            }
+        }
     }
 }

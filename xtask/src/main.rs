@@ -10,6 +10,7 @@ mod console;
 mod fuzz;
 mod junit;
 mod ktest;
+mod ktest_names;
 mod qemu;
 mod ramdisk;
 mod setup;

@@ -29,6 +29,24 @@ pub enum DevmemError {
     BadValue,
 }
 
+impl DevmemError {
+    /// The message after `devmem: `, naming the operand that was refused
+    /// (`invalid address 'zzz'`); `None` for [`DevmemError::Usage`], which prints the usage.
+    pub fn message(self, operands: &[String]) -> Option<String> {
+        let (what, index) = match self {
+            DevmemError::Usage => return None,
+            DevmemError::BadAddress => ("address", 0),
+            DevmemError::BadWidth => ("width", 1),
+            DevmemError::BadValue => ("value", 2),
+        };
+        let text = operands.get(index).map_or("", String::as_str);
+        Some(match self {
+            DevmemError::BadWidth => format!("invalid width '{text}' (8, 16, 32 or 64)"),
+            _ => format!("invalid {what} '{text}'"),
+        })
+    }
+}
+
 /// busybox devmem's usage text, without the leading "Usage: " (busybox `miscutils/devmem.c` `//usage:`).
 pub const USAGE: &str = "devmem ADDRESS [WIDTH [VALUE]]\n\n\
 Read/write from physical address\n\n\

@@ -67,6 +67,10 @@ pub fn execute_line(ctx: &mut Context, text: &str, last_status: i32) -> i32 {
 /// `exit [N]`: ends the session with status N (the last status without one), as sh.
 fn exit(ctx: &mut Context, words: &[String], last_status: i32) -> i32 {
     let status = match words {
+        [_, flag] if shell_core::args::wants_help(core::slice::from_ref(flag)) => {
+            print!("usage: exit [N]\n");
+            return 0;
+        }
         [_] => last_status,
         [_, n] => match n.parse::<i64>() {
             Ok(n) => (n & 0xff) as i32,
@@ -241,7 +245,7 @@ fn run_program(ctx: &mut Context, words: &[String]) -> i32 {
 /// root only, as su and sudo are: anyone else gets EPERM.
 fn runas(ctx: &Context, words: &[String]) -> i32 {
     if shell_core::args::wants_help(&words[1..2.min(words.len())]) || words.len() < 3 {
-        print!("usage: runas USER COMMAND [ARGS...]\n");
+        print!("usage: runas USER COMMAND [ARG...]\n");
         return if words.len() >= 2 && shell_core::args::wants_help(&words[1..2]) { 0 } else { 1 };
     }
     if !ctx.cred().is_root() {

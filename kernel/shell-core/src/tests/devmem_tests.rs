@@ -38,6 +38,18 @@ fn refusals() {
         assert_eq!(devmem(&["0x1000", width]), Err(DevmemError::BadWidth), "{width:?}");
     }
     assert_eq!(devmem(&["1", "32", "zz"]), Err(DevmemError::BadValue));
+}
+
+#[test]
+fn errors_name_the_operand() {
+    let message = |list: &[&str]| {
+        let ops = strings(list);
+        parse_devmem(&ops).err().and_then(|e| e.message(&ops))
+    };
+    assert_eq!(message(&["zzz"]).as_deref(), Some("invalid address 'zzz'"));
+    assert_eq!(message(&["0x1000", "12"]).as_deref(), Some("invalid width '12' (8, 16, 32 or 64)"));
+    assert_eq!(message(&["0x1000", "8", "0xg"]).as_deref(), Some("invalid value '0xg'"));
+    assert_eq!(message(&[]), None);
     assert_eq!(devmem(&["1", "32", "18446744073709551616"]), Err(DevmemError::BadValue));
     assert_eq!(devmem(&["1", "x", "zz"]), Err(DevmemError::BadWidth));
 }

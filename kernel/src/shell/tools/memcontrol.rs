@@ -16,6 +16,8 @@ use vfs_core::flags::O_RDONLY;
 use crate::print;
 use crate::vfs::{Context, Fd};
 
+use super::usage;
+
 /// `err(1, message)`: `memcontrol: message: strerror`, status 1.
 fn err(message: &str, errno: Errno) -> i32 {
     print!("memcontrol: {message}: {}\n", errno.text());
@@ -46,6 +48,9 @@ fn set(ctx: &mut Context, fd: Fd, desc: &MemRangeDesc, op: i32) -> KResult<u64> 
 pub fn memcontrol(ctx: &mut Context, args: &[String]) -> i32 {
     let command = match parse_memcontrol(&args[1..]) {
         Ok(Memcontrol::Help { topic }) => {
+            if topic.is_none() {
+                usage("memcontrol", 0);
+            }
             print!("{}", help_text(topic.as_deref()));
             return 0;
         }
