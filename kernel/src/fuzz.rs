@@ -558,7 +558,9 @@ impl Canaries {
         let frames: Vec<u64> = (0..4).filter_map(|_| frames::allocate()).collect();
         for &frame in &frames {
             let bytes: Vec<u8> = (0..4096).map(|i| Self::pattern(frame, i)).collect();
-            let _ = crate::mm::nofault::write_kernel(crate::mm::phys_to_virt(frame), &bytes);
+            // SAFETY: the frame was just allocated for the canary: nothing else refers to it.
+            #[allow(unsafe_code)]
+            let _ = unsafe { crate::mm::nofault::write_kernel(crate::mm::phys_to_virt(frame), &bytes) };
         }
         Self(frames)
     }

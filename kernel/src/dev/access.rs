@@ -68,7 +68,11 @@ fn device_copy(va: u64, kernel: u64, len: usize, direction: Direction) -> usize 
         Direction::Read => (memory, device),
         Direction::Write => (device, memory),
     };
-    let copied = nofault::copy_qwords(dst, src, words);
+    // SAFETY: `dst` is either the device page `va` lies in, mapped by the caller for
+    // this transfer, or the caller's buffer (a UserBuf or the bounce page, both memory
+    // this transfer may write); see `device_transfer`.
+    #[allow(unsafe_code)]
+    let copied = unsafe { nofault::copy_qwords(dst, src, words) };
     if copied < words {
         return head + copied * 8;
     }
@@ -85,11 +89,20 @@ fn single_accesses(va: u64, kernel: u64, len: usize, direction: Direction) -> us
         let ok = match direction {
             Direction::Read => nofault::read_width(address, access).is_some_and(|value| {
                 word = value.to_le_bytes();
-                nofault::copy_kernel(memory, word.as_ptr() as u64, width).is_ok()
+                // SAFETY: `memory` is in the caller's buffer or the bounce page, which
+                // this transfer may write (see `device_transfer`).
+                #[allow(unsafe_code)]
+                let copied = unsafe { nofault::copy_kernel(memory, word.as_ptr() as u64, width) };
+                copied.is_ok()
             }),
             Direction::Write => {
-                nofault::read_kernel(memory, &mut word[..width]).is_ok()
-                    && nofault::write_width(address, access, u64::from_le_bytes(word))
+                // SAFETY: `address` is in the device page the caller mapped for this
+                // transfer, the request checked by the driver's open (root-only for
+                // writing allkmem, STRICT for /dev/mem).
+                #[allow(unsafe_code)]
+                let written = nofault::read_kernel(memory, &mut word[..width]).is_ok()
+                    && unsafe { nofault::write_width(address, access, u64::from_le_bytes(word)) };
+                written
             }
         };
         if !ok {

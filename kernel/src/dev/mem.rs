@@ -61,7 +61,11 @@ pub fn retype_range(base: u64, len: u64) {
     let direct_end = end.min(physmap::map().end());
     if base < direct_end {
         let memtype = super::memrange::registered_type(base).unwrap_or(MemoryType::WriteBack);
-        if let Err(error) = paging::set_memtype(phys_to_virt(base), direct_end - base, memtype) {
+        // SAFETY: the direct map's type follows memrange's; the other aliases of these
+        // frames, the /dev/mem mmaps, are re-typed by the loop below.
+        #[allow(unsafe_code)]
+        let retyped = unsafe { paging::set_memtype(phys_to_virt(base), direct_end - base, memtype) };
+        if let Err(error) = retyped {
             log::warn!("memrange: re-typing the direct map of {base:#x}+{:#x}: {error:?}", direct_end - base);
         }
     }
@@ -75,7 +79,11 @@ pub fn retype_range(base: u64, len: u64) {
         for (page, memtype) in (start..stop).step_by(4096).zip(types) {
             let Some(memtype) = memtype else { continue };
             let va = (record.va & !4095) + (page - (record.phys & !4095));
-            if paging::set_memtype(va, 4096, memtype).is_ok() {
+            // SAFETY: `va` is this live mmap's own page; its type is the one the rules
+            // give for the page, as the direct map's above.
+            #[allow(unsafe_code)]
+            let retyped = unsafe { paging::set_memtype(va, 4096, memtype) };
+            if retyped.is_ok() {
                 registry::retype(page, memtype);
             }
         }

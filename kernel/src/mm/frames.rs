@@ -8,7 +8,16 @@ use spin::Mutex;
 
 use super::{PAGE_SIZE, phys_to_virt};
 
-static FRAMES: Mutex<Option<FrameBitmap<'static>>> = Mutex::new(None);
+/// The allocator's state: which frames are free, and which it manages at all.
+struct Frames {
+    free: FrameBitmap<'static>,
+    /// A frame is "free" here when the allocator manages it (usable RAM above 1 MiB, not
+    /// the bitmaps' own storage): `free` refuses every other frame, so a stray free of a
+    /// reserved, ROM, kernel-image or page-table frame can never hand it out later.
+    managed: FrameBitmap<'static>,
+}
+
+static FRAMES: Mutex<Option<Frames>> = Mutex::new(None);
 
 /// Frames below 1 MiB are never handed out: the BIOS data area, the EBDA and the
 /// option ROMs live there, and /dev/mem users look at them.
@@ -30,28 +39,6 @@ impl FrameStats {
 
 static MANAGED: spin::Once<u64> = spin::Once::new();
 
-/// The most usable regions the allocator keeps track of; past it, the rest is left out
-/// with a warning (never silently).
-const MAX_REGIONS: usize = 64;
-
-/// The frames the allocator manages: usable RAM ranges [start, end), less the bitmap's
-/// own storage. `free` refuses any other frame.
-struct Managed {
-    ranges: [(u64, u64); MAX_REGIONS],
-    count: usize,
-    storage: (u64, u64),
-}
-
-static MANAGED_RANGES: spin::Once<Managed> = spin::Once::new();
-
-/// Whether the allocator manages the frame at `phys` (and so may take it back).
-pub fn manages(phys: u64) -> bool {
-    MANAGED_RANGES.get().is_some_and(|m| {
-        !(m.storage.0..m.storage.1).contains(&phys)
-            && m.ranges[..m.count].iter().any(|&(start, end)| (start..end).contains(&phys))
-    })
-}
-
 pub(super) fn init(boot_info: &BootInfo) {
     let usable = || {
         boot_info.memory_regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable).map(|r| {
@@ -63,47 +50,46 @@ pub(super) fn init(boot_info: &BootInfo) {
     let top = usable().map(|(_, end)| end).max().unwrap_or(0);
     let frames = top / PAGE_SIZE;
     let words = FrameBitmap::storage_words(frames);
-    let bytes = (words * 8) as u64;
+    // Two bitmaps: free frames, then managed frames.
+    let bytes = (2 * words * 8) as u64;
     let storage_frames = bytes.div_ceil(PAGE_SIZE);
     let Some((storage, _)) = usable().find(|(start, end)| end - start >= storage_frames * PAGE_SIZE) else {
         panic!("no usable region can hold the frame bitmap ({bytes} bytes)");
     };
     // SAFETY: [storage, storage + bytes) is usable RAM that nothing else owns: the
-    // bootloader reported it free, and the bitmap below marks its frames used forever.
-    let words_slice = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(storage) as *mut u64, words) };
-    let mut bitmap = FrameBitmap::new(words_slice, frames);
+    // bootloader reported it free, and the bitmaps below mark its frames used forever.
+    let all = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(storage) as *mut u64, 2 * words) };
+    let (free_words, managed_words) = all.split_at_mut(words);
+    let mut bitmap = FrameBitmap::new(free_words, frames);
+    let mut managed_set = FrameBitmap::new(managed_words, frames);
     let mut managed = 0;
-    let mut ranges = [(0u64, 0u64); MAX_REGIONS];
-    let mut count = 0;
     for (start, end) in usable() {
-        if count == MAX_REGIONS {
-            log::warn!("frames: more than {MAX_REGIONS} usable regions; {start:#x}-{end:#x} is not used");
-            continue;
-        }
-        ranges[count] = (start, end);
-        count += 1;
         for frame in (start / PAGE_SIZE)..(end / PAGE_SIZE) {
             let phys = frame * PAGE_SIZE;
             if (storage..storage + storage_frames * PAGE_SIZE).contains(&phys) {
                 continue;
             }
             if bitmap.free(frame).is_ok() {
+                let _ = managed_set.free(frame);
                 managed += 1;
             }
         }
     }
     MANAGED.call_once(|| managed);
-    MANAGED_RANGES.call_once(|| Managed {
-        ranges,
-        count,
-        storage: (storage, storage + storage_frames * PAGE_SIZE),
-    });
-    *FRAMES.lock() = Some(bitmap);
+    STORAGE.call_once(|| storage);
+    *FRAMES.lock() = Some(Frames { free: bitmap, managed: managed_set });
+}
+
+/// The physical address of the bitmaps' storage (frames the allocator never manages).
+static STORAGE: spin::Once<u64> = spin::Once::new();
+
+fn with_frames<R>(f: impl FnOnce(&mut Frames) -> R) -> R {
+    let mut guard = FRAMES.lock();
+    f(guard.as_mut().expect("mm::init has set up the frame allocator"))
 }
 
 fn with_bitmap<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
-    let mut guard = FRAMES.lock();
-    f(guard.as_mut().expect("mm::init has set up the frame allocator"))
+    with_frames(|frames| f(&mut frames.free))
 }
 
 /// A free frame's physical address, now in use; `None` when memory is exhausted.
@@ -121,14 +107,25 @@ pub fn allocate_zeroed() -> Option<u64> {
 }
 
 /// Returns a frame to the allocator. Errors (and changes nothing) for a frame it does
-/// not manage or that is already free.
+/// not manage (`OutOfRange`: not usable RAM, below 1 MiB, the bitmaps' own storage, or
+/// misaligned) or that is already free. A frame the allocator never handed out but
+/// manages is the caller's to give (only `allocate` hands managed frames out).
 pub fn free(phys: u64) -> Result<(), FrameError> {
-    // A frame the allocator never handed out (firmware, the bootloader's tables, the
-    // kernel image, the bitmap itself) is refused, not taken in.
-    if !phys.is_multiple_of(PAGE_SIZE) || phys < FIRST_ALLOCATABLE || !manages(phys) {
+    if !phys.is_multiple_of(PAGE_SIZE) || phys < FIRST_ALLOCATABLE {
         return Err(FrameError::OutOfRange);
     }
-    with_bitmap(|bitmap| bitmap.free(phys / PAGE_SIZE))
+    let frame = phys / PAGE_SIZE;
+    with_frames(|frames| {
+        if !frames.managed.is_free(frame) {
+            return Err(FrameError::OutOfRange);
+        }
+        frames.free.free(frame)
+    })
+}
+
+/// Whether the allocator manages the frame at `phys` (hands it out and takes it back).
+pub fn is_managed(phys: u64) -> bool {
+    phys.is_multiple_of(PAGE_SIZE) && with_frames(|frames| frames.managed.is_free(phys / PAGE_SIZE))
 }
 
 /// Whether the frame at `phys` is free.
@@ -170,30 +167,6 @@ mod tests {
         assert_eq!(stats(), before);
     }
 
-    #[ktest]
-    fn frames_the_allocator_never_managed_are_refused() {
-        let before = stats();
-        // The kernel's current page table (the bootloader made it), the frame holding the
-        // kernel's code, the bitmap's storage, the first MiB, a frame past RAM.
-        let root = crate::mm::paging::kernel_root();
-        let code = crate::mm::paging::translate(
-            frames_are_never_handed_out_twice_and_all_come_back as *const () as u64,
-        )
-        .expect("the kernel's code is mapped")
-        .phys
-            & !(PAGE_SIZE - 1);
-        let storage = MANAGED_RANGES.get().expect("init ran").storage.0;
-        for phys in [root, code, storage, 0x9f000, 0x1_0000_0000_0000] {
-            assert!(!manages(phys), "{phys:#x} is not the allocator's");
-            assert_eq!(free(phys), Err(FrameError::OutOfRange), "{phys:#x}");
-        }
-        assert_eq!(stats(), before, "nothing was taken in");
-        // A frame it did hand out comes back.
-        let frame = allocate().expect("a frame");
-        assert!(manages(frame));
-        assert_eq!(free(frame), Ok(()));
-    }
-
     /// Prints the rate for the record; speed targets belong to `cargo xtask bench`.
     #[ktest(timeout = 30)]
     fn allocate_and_free_in_a_loop() {
@@ -221,6 +194,34 @@ mod tests {
         assert_eq!(free(phys + 1), Err(FrameError::OutOfRange));
         assert_eq!(free(0x1000), Err(FrameError::OutOfRange), "the first MiB is never managed");
         assert_eq!(free(1 << 50), Err(FrameError::OutOfRange));
+    }
+
+    #[ktest]
+    fn frames_the_allocator_does_not_manage_are_refused() {
+        let before = stats();
+        // The bitmaps' own storage, a frame of the kernel's page tables and the kernel
+        // image: RAM in range of the bitmap, but never the allocator's.
+        let storage = *STORAGE.get().unwrap();
+        let root = crate::arch::cpu::page_table_root();
+        let code = crate::mm::paging::translate(
+            frames_the_allocator_does_not_manage_are_refused as *const () as u64,
+        )
+        .unwrap()
+        .phys
+            & !(PAGE_SIZE - 1);
+        for phys in [storage, root, code] {
+            assert!(!is_managed(phys), "{phys:#x}");
+            assert_eq!(free(phys), Err(FrameError::OutOfRange), "{phys:#x} was accepted");
+            assert!(!is_free(phys), "{phys:#x} became allocatable");
+        }
+        // A hole or reserved frame below the top of RAM, if the map has one.
+        let map = crate::mm::physmap::map();
+        if let Some(hole) =
+            (0x10_0000..map.end()).step_by(PAGE_SIZE as usize).take(1 << 20).find(|&p| !map.page_is_ram(p))
+        {
+            assert_eq!(free(hole), Err(FrameError::OutOfRange), "{hole:#x}");
+        }
+        assert_eq!(stats(), before);
     }
 
     #[ktest]

@@ -3,6 +3,7 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use linked_list_allocator::Heap;
 use mm_core::memtype::PageSize;
@@ -32,7 +33,9 @@ fn map_more(mapped: u64, bytes: u64) -> bool {
     for offset in (0..bytes).step_by(PAGE_SIZE as usize) {
         let va = HEAP_BASE + mapped + offset;
         let mapped_ok = frames::allocate().is_some_and(|frame| {
-            let ok = paging::map(va, frame, PageSize::Size4K, attributes).is_ok();
+            // SAFETY: `va` is above the heap's mapped top, so nothing uses it; the frame
+            // was just allocated.
+            let ok = unsafe { paging::map(va, frame, PageSize::Size4K, attributes) }.is_ok();
             if !ok {
                 let _ = frames::free(frame);
             }
@@ -41,7 +44,8 @@ fn map_more(mapped: u64, bytes: u64) -> bool {
         if !mapped_ok {
             // Give back the part of this step already mapped.
             for undo in (0..offset).step_by(PAGE_SIZE as usize) {
-                if let Ok(entry) = paging::unmap(HEAP_BASE + mapped + undo, PageSize::Size4K) {
+                // SAFETY: mapped by this step just above and not yet given to the heap.
+                if let Ok(entry) = unsafe { paging::unmap(HEAP_BASE + mapped + undo, PageSize::Size4K) } {
                     let _ = frames::free(entry.frame(PageSize::Size4K));
                 }
             }
@@ -63,6 +67,9 @@ pub(super) fn init() {
     guard.1 = GROW_STEP;
 }
 
+/// Set while an allocation failure is being logged.
+static LOGGING_FAILURE: AtomicBool = AtomicBool::new(false);
+
 // SAFETY: every path goes through the lock; memory comes only from the heap region,
 // which is mapped before the allocator is told about it.
 unsafe impl GlobalAlloc for KernelHeap {
@@ -83,15 +90,23 @@ unsafe impl GlobalAlloc for KernelHeap {
                 return block.as_ptr();
             }
         }
-        log::error!(
-            "heap: cannot allocate {} bytes (align {}): {} of {} bytes in use, limit {} bytes, {} free frames",
-            layout.size(),
-            layout.align(),
-            heap.used(),
-            *mapped,
-            HEAP_MAX_SIZE,
-            frames::stats().free
-        );
+        let (used, mapped) = (heap.used(), *mapped);
+        // The log goes out with the lock released: a logger that allocates (output
+        // capture) would otherwise deadlock on it. A failure while logging one is not
+        // logged again (no recursion).
+        drop(guard);
+        if !LOGGING_FAILURE.swap(true, Ordering::Acquire) {
+            log::error!(
+                "heap: cannot allocate {} bytes (align {}): {} of {} bytes in use, limit {} bytes, {} free frames",
+                layout.size(),
+                layout.align(),
+                used,
+                mapped,
+                HEAP_MAX_SIZE,
+                frames::stats().free
+            );
+            LOGGING_FAILURE.store(false, Ordering::Release);
+        }
         ptr::null_mut()
     }
 

@@ -32,7 +32,14 @@ pub fn read_kernel(src: u64, dst: &mut [u8]) -> Result<(), Fault> {
 /// Copies `len` bytes between two kernel virtual addresses, either of which may be
 /// unmapped; destination pages must be mapped writable (checked page by page first, so
 /// write protection is never bypassed). Moves RAM to and from caller buffers fast.
-pub fn copy_kernel(dst: u64, src: u64, len: usize) -> Result<(), Fault> {
+///
+/// # Safety
+///
+/// Every byte of [dst, dst+len) that is mapped must be memory the caller may write: a
+/// buffer it holds as `&mut [u8]`, device memory it mapped, or kernel memory that a
+/// privileged request asked to change (see [`write_kernel`]). No Rust reference may be
+/// live to it.
+pub unsafe fn copy_kernel(dst: u64, src: u64, len: usize) -> Result<(), Fault> {
     let mut copied = 0;
     while copied < len {
         let at = dst.wrapping_add(copied as u64);
@@ -41,8 +48,8 @@ pub fn copy_kernel(dst: u64, src: u64, len: usize) -> Result<(), Fault> {
             return Err(Fault { copied });
         }
         // SAFETY: the destination page is mapped writable and the chunk stays inside it;
-        // the source is only read; faults on either side are caught by the exception
-        // table. Overwriting memory Rust code uses is the hazard `write_kernel` documents.
+        // the caller may write it (this function's contract); the source is only read;
+        // faults on either side are caught by the exception table.
         let moved = unsafe {
             extable::copy_nofault(at as *mut u8, src.wrapping_add(copied as u64) as *const u8, chunk)
         };
@@ -68,14 +75,18 @@ pub fn read_width(address: u64, width: Width) -> Option<u64> {
 
 /// Writes one naturally aligned value of `width` at `address` with a single access. Pages
 /// that are unmapped or read-only are refused (`false`) before the write.
-pub fn write_width(address: u64, width: Width, value: u64) -> bool {
+///
+/// # Safety
+///
+/// As for [`copy_kernel`], for the `width` bytes at `address`.
+pub unsafe fn write_width(address: u64, width: Width, value: u64) -> bool {
     if !address.is_multiple_of(width.bytes() as u64)
         || !query::query(address).is_some_and(|page| page.writable)
     {
         return false;
     }
-    // SAFETY: aligned and mapped writable (checked above); the hazard of writing memory
-    // the kernel uses is the one `write_kernel` documents.
+    // SAFETY: aligned and mapped writable (checked above); the caller may write it
+    // (this function's contract).
     unsafe { extable::write_nofault(address, width, value) }
 }
 
@@ -83,7 +94,11 @@ pub fn write_width(address: u64, width: Width, value: u64) -> bool {
 /// load and store each (device memory in the middle of a transfer). Both addresses must
 /// be 8-byte aligned (else nothing is copied); destination pages must be writable.
 /// Returns the words copied before a fault.
-pub fn copy_qwords(dst: u64, src: u64, qwords: usize) -> usize {
+///
+/// # Safety
+///
+/// As for [`copy_kernel`], for the `qwords * 8` bytes at `dst`.
+pub unsafe fn copy_qwords(dst: u64, src: u64, qwords: usize) -> usize {
     if dst % 8 != 0 || src % 8 != 0 {
         return 0;
     }
@@ -97,7 +112,8 @@ pub fn copy_qwords(dst: u64, src: u64, qwords: usize) -> usize {
         if !query::query(at).is_some_and(|page| page.writable) {
             break;
         }
-        // SAFETY: aligned (checked above), destination page writable, faults caught.
+        // SAFETY: aligned (checked above), destination page writable and the caller's to
+        // write (this function's contract), faults caught.
         let moved = unsafe { extable::copy_qwords_nofault(at as *mut u64, from as *const u64, chunk) };
         copied += moved;
         if moved < chunk {
@@ -114,7 +130,14 @@ pub fn copy_qwords(dst: u64, src: u64, qwords: usize) -> usize {
 ///
 /// Writing over memory the kernel is using can break it; that is the nature of kmem,
 /// and why only root may open it for writing.
-pub fn write_kernel(dst: u64, src: &[u8]) -> Result<(), Fault> {
+///
+/// # Safety
+///
+/// The caller may write every mapped byte of [dst, dst+len): memory it owns (a buffer
+/// it holds as `&mut [u8]`), or kernel memory a request checked as privileged (uid 0,
+/// /dev/kmem opened for writing) asked to change. No Rust reference may be live to
+/// memory the caller owns.
+pub unsafe fn write_kernel(dst: u64, src: &[u8]) -> Result<(), Fault> {
     let mut copied = 0;
     while copied < src.len() {
         let at = dst.wrapping_add(copied as u64);
@@ -123,9 +146,8 @@ pub fn write_kernel(dst: u64, src: &[u8]) -> Result<(), Fault> {
         if !query::query(at).is_some_and(|page| page.writable) {
             return Err(Fault { copied });
         }
-        // SAFETY: the page is mapped writable; the chunk stays inside it. Rust code may
-        // hold references into it: that is the documented hazard of kmem writes, taken
-        // deliberately by a privileged caller. Faults are caught by the exception table.
+        // SAFETY: the page is mapped writable; the chunk stays inside it; the caller may
+        // write it (this function's contract). Faults are caught by the exception table.
         let moved = unsafe { extable::copy_nofault(at as *mut u8, src[copied..].as_ptr(), chunk) };
         copied += moved;
         if moved < chunk {
@@ -206,18 +228,22 @@ mod tests {
         assert!(!page.writable && page.executable && page.ram);
         let mut before = [0u8; 16];
         read_kernel(code, &mut before).unwrap();
-        assert_eq!(write_kernel(code, &[0xcc; 16]), Err(Fault { copied: 0 }));
+        // SAFETY: the write is refused (read-only page) before any byte moves; the test
+        // checks that.
+        assert_eq!(unsafe { write_kernel(code, &[0xcc; 16]) }, Err(Fault { copied: 0 }));
         let mut after = [0u8; 16];
         read_kernel(code, &mut after).unwrap();
         assert_eq!(before, after);
-        assert_eq!(write_kernel(0x8000_0000_0000_0000, &[1]), Err(Fault { copied: 0 }));
+        // SAFETY: a non-canonical address maps nothing.
+        assert_eq!(unsafe { write_kernel(0x8000_0000_0000_0000, &[1]) }, Err(Fault { copied: 0 }));
     }
 
     #[ktest]
     fn a_write_reaches_memory() {
         let mut target = alloc::boxed::Box::new([0u8; 64]);
         let address = target.as_mut_ptr() as u64;
-        write_kernel(address + 3, b"devmem").unwrap();
+        // SAFETY: the box is ours, held through `target` only, and not borrowed here.
+        unsafe { write_kernel(address + 3, b"devmem") }.unwrap();
         assert_eq!(&target[3..9], b"devmem");
     }
 }

@@ -31,8 +31,10 @@ fn root_for(va: u64) -> u64 {
     if va >= super::layout::DIRECT_MAP_BASE { kernel_root() } else { cpu::page_table_root() }
 }
 
-/// Serializes changes to the page tables. Lookups do not take it: tables are never
-/// freed, so a walk only ever sees valid tables.
+/// Serializes changes to the page tables. Lookups do not take it: page tables are never
+/// freed (`unmap` leaves an emptied table linked, ready for the next `map` there), so a
+/// walk only ever reads frames that are page tables, and each entry it reads is written
+/// with one 8-byte store.
 static LOCK: Mutex<()> = Mutex::new(());
 
 /// Why a page-table change was refused. Nothing was changed.
@@ -128,7 +130,14 @@ fn flush(va: u64, size: PageSize) {
 }
 
 /// Maps the `size` page at `va` to the frame at `phys`, creating page tables as needed.
-pub fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result<(), MapError> {
+///
+/// # Safety
+///
+/// The new mapping gives access to the frames at `phys`: the caller owns them (taken from
+/// `frames`, or device memory, ROM or a hole that no Rust object lives in), and no other
+/// mapping of them has a different memory type (SDM Vol. 3A 11.12.4). `va` must be an
+/// address nothing else uses (a fresh range of the window, or the heap's next pages).
+pub unsafe fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result<(), MapError> {
     if !pte::is_canonical(va) {
         return Err(MapError::NonCanonical);
     }
@@ -154,19 +163,42 @@ pub fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result
         level = level.next().ok_or(MapError::AlreadyMapped)?;
     }
     let index = pte::table_index(va, leaf_level);
-    if read(table, index).is_present() {
-        return Err(MapError::AlreadyMapped);
+    let old = read(table, index);
+    if old.is_present() {
+        // A table `unmap` emptied may stand where a large page goes: it is replaced and
+        // left allocated (walks without the lock may still be reading it; an all-empty
+        // table only ever sends them to "unmapped").
+        if old.is_leaf(leaf_level) || !table_is_empty(old.table_address(), leaf_level.next()) {
+            return Err(MapError::AlreadyMapped);
+        }
+        write(table, index, Entry::leaf(phys, size, attributes));
+        cpu::flush_tlb_all();
+        return Ok(());
     }
     write(table, index, Entry::leaf(phys, size, attributes));
     flush(va, size);
     Ok(())
 }
 
+/// Whether the page table at `table` (of `level`) maps nothing, through its subtables.
+fn table_is_empty(table: u64, level: Option<Level>) -> bool {
+    let Some(level) = level else { return false };
+    (0..ENTRIES).all(|i| {
+        let entry = read(table, i);
+        !entry.is_present() || (!entry.is_leaf(level) && table_is_empty(entry.table_address(), level.next()))
+    })
+}
+
 /// Points the 4 KiB page at `va`, whose page tables exist (it was mapped once with
 /// [`map`]), at `phys` with `attributes`, or makes it not present (`None`, after which
-/// an `unmap` nearby may free the table); one entry written and one INVLPG, no
+/// page tables stay linked); one entry written and one INVLPG, no
 /// allocation. For a mapping reused many times a second.
-pub fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(), MapError> {
+///
+/// # Safety
+///
+/// As for [`map`] for `phys` and `attributes`; in addition nothing may still use what
+/// `va` mapped before (no reference into it outlives this call).
+pub unsafe fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(), MapError> {
     let _guard = LOCK.lock();
     let mut table = root_for(va);
     let mut level = Level::Pml4;
@@ -190,8 +222,15 @@ pub fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(), MapErr
 }
 
 /// Removes the mapping of the `size` page at `va`, splitting a larger page around it
-/// first. Returns the entry that was removed. Page tables left empty are freed.
-pub fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
+/// first. Returns the entry that was removed. Page tables left empty stay linked (never
+/// freed: lock-free walks rely on it), and are reused by the next `map` there.
+///
+/// # Safety
+///
+/// Nothing may use the memory at [va, va+size) after this call: no Rust reference into
+/// it, no pointer the kernel will follow (the kernel image, the heap's live memory and
+/// the direct map of allocated frames are never unmapped by a correct caller).
+pub unsafe fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
     if !pte::is_canonical(va) {
         return Err(MapError::NonCanonical);
     }
@@ -200,15 +239,10 @@ pub fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
     }
     split(va, size)?;
     let _guard = LOCK.lock();
-    // The tables from the root down to the leaf, with the index used in each.
-    let mut path = [(0u64, 0usize); 4];
-    let mut depth = 0;
     let mut table = root_for(va);
     let mut level = Level::Pml4;
     loop {
         let index = pte::table_index(va, level);
-        path[depth] = (table, index);
-        depth += 1;
         let entry = read(table, index);
         if !entry.is_present() {
             return Err(MapError::NotMapped);
@@ -223,24 +257,10 @@ pub fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
         // A smaller page maps va: unmapping a larger one would take several entries.
         return Err(MapError::Unaligned);
     }
-    let (leaf_table, leaf_index) = path[depth - 1];
-    let entry = read(leaf_table, leaf_index);
-    write(leaf_table, leaf_index, Entry::EMPTY);
+    let leaf_index = pte::table_index(va, level);
+    let entry = read(table, leaf_index);
+    write(table, leaf_index, Entry::EMPTY);
     flush(va, size);
-    // Free the tables this left empty, bottom up; never the root, nor the tables
-    // directly under it, which processes' top-level tables share.
-    for d in (2..depth).rev() {
-        let (table, _) = path[d];
-        if (0..ENTRIES).any(|i| read(table, i).is_present()) {
-            break;
-        }
-        let (parent, parent_index) = path[d - 1];
-        write(parent, parent_index, Entry::EMPTY);
-        // Drop any cached pointer to the table before its frame can be reused.
-        cpu::flush_tlb_all();
-        // Tables the bootloader made are not the allocator's; they stay unlinked.
-        let _ = frames::free(table);
-    }
     Ok(entry)
 }
 
@@ -271,7 +291,12 @@ pub fn split(va: u64, target: PageSize) -> Result<(), MapError> {
 /// Gives every page of [va, va+len) the memory type `memtype`, splitting large pages
 /// that straddle the edges. Unmapped pages in the range are an error (`NotMapped`), found
 /// before anything changes.
-pub fn set_memtype(va: u64, len: u64, memtype: MemoryType) -> Result<(), MapError> {
+///
+/// # Safety
+///
+/// No other mapping of the same frames may keep a different memory type (SDM Vol. 3A
+/// 11.12.4): the caller re-types every alias, or knows there is none.
+pub unsafe fn set_memtype(va: u64, len: u64, memtype: MemoryType) -> Result<(), MapError> {
     const SMALL: u64 = PageSize::Size4K.bytes();
     let start = va & !(SMALL - 1);
     let end = va
@@ -306,7 +331,11 @@ pub fn set_memtype(va: u64, len: u64, memtype: MemoryType) -> Result<(), MapErro
 /// Removes every mapping in [va, va+len) (whole pages), splitting large pages that
 /// straddle the edges. Returns the number of bytes that were mapped. Unmapped holes in
 /// the range are skipped.
-pub fn unmap_range(va: u64, len: u64) -> Result<u64, MapError> {
+///
+/// # Safety
+///
+/// As for [`unmap`], for every page of the range.
+pub unsafe fn unmap_range(va: u64, len: u64) -> Result<u64, MapError> {
     const SMALL: u64 = PageSize::Size4K.bytes();
     if !va.is_multiple_of(SMALL) {
         return Err(MapError::Unaligned);
@@ -328,7 +357,9 @@ pub fn unmap_range(va: u64, len: u64) -> Result<u64, MapError> {
             split(page, size.smaller().unwrap_or(PageSize::Size4K))?;
             continue;
         }
-        unmap(leaf_start, size)?;
+        // SAFETY: the page lies inside the range, which the caller gives up (this
+        // function's own contract).
+        unsafe { unmap(leaf_start, size)? };
         removed += size.bytes();
         page = leaf_start + size.bytes();
     }
@@ -347,6 +378,26 @@ mod tests {
     /// Physical addresses above QEMU's RAM and below MAXPHYADDR: a hole, never accessed
     /// here, only mapped, so any memory type is harmless.
     const HOLE_PHYS: u64 = 0x40_0000_0000;
+
+    // The tests map only [TEST_VA, TEST_VA + 8 GiB), window addresses nothing else uses,
+    // to HOLE_PHYS, a hole no Rust object lives in, and re-type the direct map of a frame
+    // they own: these wrappers state that once for every call below.
+    fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result<(), MapError> {
+        // SAFETY: see above.
+        unsafe { super::map(va, phys, size, attributes) }
+    }
+    fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
+        // SAFETY: see above.
+        unsafe { super::unmap(va, size) }
+    }
+    fn unmap_range(va: u64, len: u64) -> Result<u64, MapError> {
+        // SAFETY: see above.
+        unsafe { super::unmap_range(va, len) }
+    }
+    fn set_memtype(va: u64, len: u64, memtype: MemoryType) -> Result<(), MapError> {
+        // SAFETY: see above; the frame has no other mapping.
+        unsafe { super::set_memtype(va, len, memtype) }
+    }
 
     #[ktest]
     fn map_translate_unmap_round_trips_for_every_type_and_size() {
@@ -372,6 +423,20 @@ mod tests {
                 assert_eq!(unmap(va, size), Err(MapError::NotMapped));
             }
         }
+    }
+
+    #[ktest]
+    fn unmap_leaves_page_tables_linked_for_lock_free_walks() {
+        // A fresh 1 GiB stretch: the first map creates its tables.
+        let va = TEST_VA + (16 << 30);
+        map(va, HOLE_PHYS, PageSize::Size4K, Attributes::KERNEL_DATA).unwrap();
+        unmap(va, PageSize::Size4K).unwrap();
+        assert_eq!(translate(va), None);
+        // Had unmap freed the emptied tables, this map would take frames for new ones.
+        let before = frames::stats().free;
+        map(va, HOLE_PHYS, PageSize::Size4K, Attributes::KERNEL_DATA).unwrap();
+        assert_eq!(frames::stats().free, before, "unmap freed a page table that walks may be reading");
+        unmap(va, PageSize::Size4K).unwrap();
     }
 
     #[ktest]

@@ -112,11 +112,17 @@ fn map_pages(
     let attributes = Attributes { global: true, writable, ..Attributes::KERNEL_DATA };
     for page in 0..pages {
         let (frame, memtype) = frame_of(page);
-        let mapped =
-            paging::map(base + page * PAGE_SIZE, frame, PageSize::Size4K, attributes.with_memtype(memtype));
+        // SAFETY: the addresses were just taken from the window's free list, so nothing
+        // uses them; the frames and types are the caller's (`map_phys_range` maps device
+        // memory and holes with the type memrange and the rules give, `map_frames` frames
+        // it was handed).
+        let mapped = unsafe {
+            paging::map(base + page * PAGE_SIZE, frame, PageSize::Size4K, attributes.with_memtype(memtype))
+        };
         if let Err(error) = mapped {
             for done in 0..page {
-                let _ = paging::unmap(base + done * PAGE_SIZE, PageSize::Size4K);
+                // SAFETY: mapped just above and not yet handed to anyone.
+                let _ = unsafe { paging::unmap(base + done * PAGE_SIZE, PageSize::Size4K) };
             }
             release_va(base, (pages + 1) * PAGE_SIZE);
             return Err(error);
@@ -128,8 +134,9 @@ fn map_pages(
 /// Unmaps a range mapped by [`map_phys_range`] and gives its addresses back.
 pub fn unmap_phys_range(mapping: WindowMapping) {
     for page in 0..mapping.pages {
-        // Every page was mapped by map_phys_range and is unmapped only here.
-        let _ = paging::unmap(mapping.base + page * PAGE_SIZE, PageSize::Size4K);
+        // SAFETY: every page was mapped by map_phys_range and is unmapped only here; the
+        // WindowMapping is consumed, so no user of it is left.
+        let _ = unsafe { paging::unmap(mapping.base + page * PAGE_SIZE, PageSize::Size4K) };
     }
     release_va(mapping.base, (mapping.pages + 1) * PAGE_SIZE);
 }
@@ -161,13 +168,18 @@ pub fn with_phys_page<R>(phys: u64, memtype: MemoryType, f: impl FnOnce(u64) -> 
         None => {
             let parking = super::frames::allocate_zeroed().ok_or(MapError::OutOfFrames)?;
             let va = allocate_va(2 * PAGE_SIZE).ok_or(MapError::OutOfFrames)?;
-            paging::map(va, parking, PageSize::Size4K, Attributes::KERNEL_DATA)?;
+            // SAFETY: fresh window addresses; the parking frame was just allocated.
+            unsafe { paging::map(va, parking, PageSize::Size4K, Attributes::KERNEL_DATA)? };
             *scratch.insert((va, parking))
         }
     };
     let attributes = Attributes { global: false, ..Attributes::KERNEL_DATA }.with_memtype(memtype);
-    paging::remap_4k(va, Some((phys, attributes)))?;
+    // SAFETY: the scratch page is ours while SCRATCH is locked and `f` has not run, so
+    // nothing uses what it mapped. The type is the caller's (see `with_phys_page`).
+    unsafe { paging::remap_4k(va, Some((phys, attributes)))? };
     let result = f(va + (phys & (PAGE_SIZE - 1)));
-    paging::remap_4k(va, Some((parking, Attributes::KERNEL_DATA)))?;
+    // SAFETY: `f` has returned; its address is not used after it (it gets a u64, and the
+    // closure's lifetime ends here). The parking frame is the scratch page's own.
+    unsafe { paging::remap_4k(va, Some((parking, Attributes::KERNEL_DATA)))? };
     Ok(result)
 }

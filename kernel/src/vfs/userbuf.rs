@@ -83,7 +83,11 @@ impl<'a> UserBuf<'a> {
     /// Copies `src` into the buffer at `offset`.
     pub fn write_at(&self, offset: usize, src: &[u8]) -> KResult<()> {
         let dst = self.at(offset, src.len())?;
-        nofault::write_kernel(dst, src).map_err(Errno::from)
+        // SAFETY: [dst, dst+len) lies in this buffer (checked by `at`), which its
+        // constructor took as writable memory of the caller (see `UserBuf`'s docs).
+        #[allow(unsafe_code)]
+        let written = unsafe { nofault::write_kernel(dst, src) };
+        written.map_err(Errno::from)
     }
 
     /// Loads one naturally aligned value of `width` at `offset` with a single access of
@@ -97,19 +101,30 @@ impl<'a> UserBuf<'a> {
     /// Stores the low `width` bytes of `value` at `offset` with one access (`put_user`).
     pub fn write_value(&self, offset: usize, width: Width, value: u64) -> KResult<()> {
         let at = self.at(offset, width.bytes())?;
-        if nofault::write_width(at, width, value) { Ok(()) } else { Err(Errno::EFAULT) }
+        // SAFETY: as in `write_at`: the value lies in this writable buffer.
+        #[allow(unsafe_code)]
+        let written = unsafe { nofault::write_width(at, width, value) };
+        if written { Ok(()) } else { Err(Errno::EFAULT) }
     }
 
     /// Copies `len` bytes from kernel virtual address `src` into the buffer at `offset`;
     /// either side may fault.
     pub fn copy_from_kernel(&self, offset: usize, src: u64, len: usize) -> Result<(), Fault> {
         let dst = self.at(offset, len).map_err(|_| Fault { copied: 0 })?;
-        nofault::copy_kernel(dst, src, len)
+        // SAFETY: as in `write_at`: the destination lies in this writable buffer.
+        #[allow(unsafe_code)]
+        unsafe { nofault::copy_kernel(dst, src, len) }?;
+        Ok(())
     }
 
     /// Copies `len` bytes from the buffer at `offset` to kernel virtual address `dst`.
     pub fn copy_to_kernel(&self, offset: usize, dst: u64, len: usize) -> Result<(), Fault> {
         let src = self.at(offset, len).map_err(|_| Fault { copied: 0 })?;
-        nofault::copy_kernel(dst, src, len)
+        // SAFETY: NOT established here: `dst` is any kernel address the caller names.
+        // Callers pass the direct map of a /dev/mem RAM page (STRICT and uid checks at
+        // open), the bounce page or a device page; "procs" makes this an `unsafe fn`.
+        #[allow(unsafe_code)]
+        unsafe { nofault::copy_kernel(dst, src, len) }?;
+        Ok(())
     }
 }

@@ -181,3 +181,26 @@ fn root_searches_a_directory_without_x_bits() {
     ctx.chmod("/tmp", 0o1777).unwrap();
     ctx.unlink("/tmp/inside").unwrap();
 }
+
+/// The driver's own uid-0 checks, with mode bits that would let anyone in: allkmem is
+/// root's for any access, and writing mem, kmem or port is root's.
+#[ktest]
+fn the_driver_refuses_non_root_whatever_the_node_mode_says() {
+    let mut ctx = root();
+    let nodes =
+        [("/tmp/open-mem", 1), ("/tmp/open-kmem", 2), ("/tmp/open-port", 4), ("/tmp/open-allkmem", 13)];
+    for (name, minor) in nodes {
+        ctx.mknod(name, S_IFCHR | 0o666, DevNum::new(1, minor)).unwrap();
+        ctx.chmod(name, 0o666).unwrap();
+    }
+    let mut operator = as_user("operator");
+    assert_eq!(operator.open("/tmp/open-allkmem", O_RDONLY, 0).map(drop), Err(Errno::EPERM));
+    for (name, _) in &nodes[..3] {
+        assert_eq!(operator.open(name, O_WRONLY, 0).map(drop), Err(Errno::EPERM), "{name}");
+        assert!(operator.open(name, O_RDONLY, 0).is_ok(), "{name}: reads follow the mode bits");
+    }
+    assert!(ctx.open("/tmp/open-allkmem", O_RDONLY, 0).is_ok());
+    for (name, _) in nodes {
+        ctx.unlink(name).unwrap();
+    }
+}
