@@ -12,6 +12,10 @@ use crate::vfs::Context;
 pub fn run(_ctx: &mut Context, args: &[String]) -> i32 {
     let mut numeric = false;
     let mut verbose = false;
+    if args[1..].iter().any(|a| a == "-h" || a == "--help") {
+        print!("usage: lspci [-n] [-v]\n");
+        return 0;
+    }
     for arg in &args[1..] {
         let Some(letters) = arg.strip_prefix('-').filter(|l| !l.is_empty()) else {
             print!("lspci: unexpected argument '{arg}'\nUsage: lspci [-n] [-v]\n");
