@@ -33,6 +33,7 @@ use crate::{build, console};
 
 pub use compare::{Block, Transcript};
 
+
 pub const USERS: [&str; 3] = ["root", "operator", "nobody"];
 
 /// One scenario file.
@@ -143,9 +144,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     eprintln!("xtask: booting this kernel with the same scenarios");
     let kernel = build::kernel(options.release)?;
     let image = build::disk_image(&kernel, false)?;
-    let ours_started = Instant::now();
     let (ours_output, status) = console::run_script(&image, our_script(&runs).as_bytes())?;
-    let ours_seconds = ours_started.elapsed().as_secs_f64();
     std::fs::write(log_dir.join("conform-ours.log"), &ours_output)?;
 
     let theirs = compare::parse_transcript(&linux.output);
@@ -173,7 +172,22 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     if !missing_linux.is_empty() {
         println!("runs missing from Linux's transcript: {}", missing_linux.join(", "));
     }
-    print_bench(&linux, ours_seconds, &theirs, &ours, &peer::raw_transcript(&linux.output), &ours_output);
+    let (_, ours_prompt) = crate::bench::boot_to_prompt(&image)?;
+    let mut rows = vec![BenchRow {
+        label: "QEMU start to prompt (ours) / init (Linux)",
+        ours: Some(ours_prompt),
+        linux: Some(linux.seconds_to_init),
+        unit: "s",
+    }];
+    let raw_ours = compare::parse_raw(&ours_output);
+    let raw_linux = compare::parse_raw(&linux.output);
+    let bench_run = |map: &BTreeMap<String, Transcript>| {
+        map.iter().find(|(name, _)| name.contains("-bench.")).map(|(_, t)| t.clone())
+    };
+    if let (Some(a), Some(b)) = (bench_run(&raw_ours), bench_run(&raw_linux)) {
+        rows.extend(bench_rows(&a, &b));
+    }
+    print_bench(&rows);
     println!("report: {}", report_path.display());
     println!(
         "{} scenarios, {} lines: {} identical, {} expected differences, {} unexpected ({:.0} s)",
@@ -192,59 +206,84 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// `N+M records` ... `B bytes (H) copied, S seconds, R` of a dd command: bytes per second.
-fn dd_rate(lines: &[String]) -> Option<f64> {
+/// `B bytes (H) copied, S seconds, R` (this kernel's dd): bytes and seconds.
+fn dd_bytes_seconds(lines: &[String]) -> Option<(f64, f64)> {
     let line = lines.iter().find(|l| l.contains(" copied, "))?;
     let bytes: f64 = line.split_whitespace().next()?.parse().ok()?;
     let (_, tail) = line.split_once(" copied, ")?;
     let seconds: f64 = tail.split_whitespace().next()?.parse().ok()?;
-    (seconds > 0.0).then(|| bytes / seconds)
+    Some((bytes, seconds))
 }
 
-fn print_bench(
-    linux: &peer::Boot,
-    ours_seconds: f64,
-    _theirs: &BTreeMap<String, Transcript>,
-    _ours: &BTreeMap<String, Transcript>,
-    theirs_raw: &BTreeMap<String, Transcript>,
-    ours_raw: &str,
-) {
-    let ours_raw = compare::parse_raw(ours_raw);
-    println!("\nside by side (QEMU TCG, same machine; one run each, noisy):");
-    println!("{:<36} {:>14} {:>14} {:>8}", "measurement", "this kernel", "Linux 6.1", "ratio");
-    let boot_ours = ours_raw.values().next().map(|_| ours_seconds);
-    let _ = boot_ours;
-    println!(
-        "{:<36} {:>14} {:>13.2}s {:>8}",
-        "QEMU start to init (Linux)",
-        "see bench",
-        linux.seconds_to_init,
-        ""
-    );
-    let bench_run = |map: &BTreeMap<String, Transcript>| {
-        map.iter().find(|(name, _)| name.contains("-bench.root")).map(|(_, t)| t.clone())
+/// `N+M records out` and the block size of the command: bytes copied.
+fn dd_bytes(block: &Block) -> Option<f64> {
+    let records: f64 = block.lines.iter().find(|l| l.ends_with(" records out"))?.split('+').next()?.parse().ok()?;
+    let bs: f64 = block.command.split_whitespace().find_map(|w| w.strip_prefix("bs="))?.parse().ok()?;
+    Some(records * bs)
+}
+
+/// One row of the side-by-side table.
+pub struct BenchRow {
+    pub label: &'static str,
+    pub ours: Option<f64>,
+    pub linux: Option<f64>,
+    pub unit: &'static str,
+}
+
+/// The benchmark scenario's rates: this kernel's from its dd's own timing, Linux's from
+/// the init's monotonic-clock timing less the zero-length dd (the cost of starting dd).
+pub fn bench_rows(ours: &Transcript, linux: &Transcript) -> Vec<BenchRow> {
+    const LABELS: [&str; 5] = [
+        "/dev/mem RAM 0-0x9ffff",
+        "/dev/mem VGA 0xa0000-0xbffff",
+        "/dev/mem ROM 0xc0000-0xfffff",
+        "/dev/mem first MiB",
+        "/dev/zero 1 MiB",
+    ];
+    let start_cost = linux.blocks.first().and_then(|b| b.nanos).unwrap_or(0);
+    let rate_linux = |block: &Block| {
+        let bytes = dd_bytes(block)?;
+        let nanos = block.nanos?.saturating_sub(start_cost).max(1);
+        (bytes > 0.0).then(|| bytes / (nanos as f64 / 1e9))
     };
-    let (Some(ours), Some(theirs)) = (bench_run(&ours_raw), bench_run(theirs_raw)) else {
-        println!("(no bench scenario in both transcripts)");
-        return;
+    let rate_ours = |block: &Block| {
+        let (bytes, seconds) = dd_bytes_seconds(&block.lines)?;
+        (bytes > 0.0 && seconds > 0.0).then(|| bytes / seconds)
     };
-    let labels = ["/dev/mem RAM 0-0x9ffff", "/dev/mem VGA 0xa0000-0xbffff", "/dev/mem ROM 0xc0000-0xfffff",
-        "/dev/mem first MiB", "/dev/zero 1 MiB"];
-    for ((label, a), b) in labels.iter().zip(&ours.blocks).zip(&theirs.blocks) {
-        match (dd_rate(&a.lines), dd_rate(&b.lines)) {
-            (Some(x), Some(y)) => println!(
-                "{label:<36} {:>12.1}MB/s {:>12.1}MB/s {:>7.2}x",
-                x / 1e6,
-                y / 1e6,
-                x / y
-            ),
-            (x, y) => println!("{label:<36} {:>14} {:>14}", fmt_rate(x), fmt_rate(y)),
-        }
+    LABELS
+        .iter()
+        .enumerate()
+        .map(|(i, label)| BenchRow {
+            label,
+            ours: ours.blocks.get(i + 1).and_then(rate_ours),
+            linux: linux.blocks.get(i + 1).and_then(rate_linux),
+            unit: "MB/s",
+        })
+        .chain(std::iter::once(BenchRow {
+            label: "start to exit of `busybox true`",
+            ours: None,
+            linux: linux.blocks.get(LABELS.len() + 1).and_then(|b| b.nanos).map(|n| n as f64 / 1e6),
+            unit: "ms",
+        }))
+        .collect()
+}
+
+fn print_bench(rows: &[BenchRow]) {
+    println!("\nside by side (QEMU TCG, the same machine; one run each, noisy):\n");
+    println!("| measurement | this kernel | Linux 6.1 | this kernel / Linux |");
+    println!("|---|---|---|---|");
+    for row in rows {
+        let show = |v: Option<f64>| match (v, row.unit) {
+            (Some(v), "MB/s") => format!("{:.1} MB/s", v / 1e6),
+            (Some(v), unit) => format!("{v:.2} {unit}"),
+            (None, _) => "n/a".to_string(),
+        };
+        let ratio = match (row.ours, row.linux) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+            _ => "n/a".to_string(),
+        };
+        println!("| {} | {} | {} | {ratio} |", row.label, show(row.ours), show(row.linux));
     }
-}
-
-fn fmt_rate(rate: Option<f64>) -> String {
-    rate.map_or_else(|| "refused".to_string(), |r| format!("{:.1}MB/s", r / 1e6))
 }
 
 /// The path of a cached file under `target/linux-peer/`.
@@ -277,9 +316,29 @@ mod tests {
     }
 
     #[test]
-    fn dd_rates() {
-        let lines = vec!["1+0 records in".to_string(), "1048576 bytes (1.0MB) copied, 0.5 seconds, 2MB/s".into()];
-        assert_eq!(dd_rate(&lines), Some(2097152.0));
-        assert_eq!(dd_rate(&["dd: x".to_string()]), None);
+    fn bench_rates_from_both_transcripts() {
+        let block = |command: &str, lines: &[&str], nanos| Block {
+            command: command.into(),
+            lines: lines.iter().map(|l| l.to_string()).collect(),
+            nanos,
+        };
+        let ours = Transcript {
+            blocks: vec![
+                block("dd bs=4096 count=0", &[], None),
+                block("dd bs=4096 count=256", &["256+0 records out", "1048576 bytes (1.0MB) copied, 0.5 seconds, 2MB/s"], None),
+            ],
+        };
+        let linux = Transcript {
+            blocks: vec![
+                block("dd bs=4096 count=0", &["0+0 records out"], Some(1_000_000)),
+                block("dd bs=4096 count=256", &["256+0 records out"], Some(3_000_000)),
+                block("dd bs=4096 count=256", &["dd: x", "0+0 records out"], Some(3_000_000)),
+            ],
+        };
+        let rows = bench_rows(&ours, &linux);
+        assert_eq!(rows[0].ours, Some(2097152.0));
+        assert_eq!(rows[0].linux, Some(1048576.0 / 0.002));
+        assert_eq!(rows[1].ours, None);
+        assert_eq!(rows[1].linux, None);
     }
 }

@@ -12,6 +12,8 @@ use super::Run;
 pub struct Block {
     pub command: String,
     pub lines: Vec<String>,
+    /// The command's wall time, when the side measured it (`@@@ TIME NS` after its output).
+    pub nanos: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,7 +39,11 @@ pub fn parse_raw(output: &str) -> BTreeMap<String, Transcript> {
             }
         } else if let Some((_, transcript)) = current.as_mut() {
             if let Some(command) = line.strip_prefix("# ") {
-                transcript.blocks.push(Block { command: command.to_string(), lines: Vec::new() });
+                transcript.blocks.push(Block { command: command.to_string(), lines: Vec::new(), nanos: None });
+            } else if let Some(nanos) = line.strip_prefix("@@@ TIME ") {
+                if let Some(block) = transcript.blocks.last_mut() {
+                    block.nanos = nanos.trim().parse().ok();
+                }
             } else if let Some(block) = transcript.blocks.last_mut() {
                 block.lines.push(line.to_string());
             }
@@ -321,13 +327,14 @@ mod tests {
 
     #[test]
     fn transcripts_between_markers() {
-        let log = "boot noise\n# echo @@@ BEGIN 00-a.root\n@@@ BEGIN 00-a.root\n# id\nuid=0\n# echo $?\n0\n\
+        let log = "boot noise\n# echo @@@ BEGIN 00-a.root\n@@@ BEGIN 00-a.root\n# id\nuid=0\n# echo $?\n0\n@@@ TIME 7\n\
                    # echo @@@ END 00-a.root\n@@@ END 00-a.root\n# poweroff\n";
         let runs = parse_raw(log);
         let t = &runs["00-a.root"];
         assert_eq!(t.blocks.len(), 2);
-        assert_eq!(t.blocks[0], Block { command: "id".into(), lines: vec!["uid=0".into()] });
+        assert_eq!(t.blocks[0], Block { command: "id".into(), lines: vec!["uid=0".into()], nanos: None });
         assert_eq!(t.blocks[1].lines, ["0"]);
+        assert_eq!(t.blocks[1].nanos, Some(7));
     }
 
     #[test]
@@ -339,8 +346,8 @@ mod tests {
                 "00-a.operator".to_string(),
                 Transcript {
                     blocks: vec![
-                        Block { command: "runas operator id".into(), lines: vec!["same".into()] },
-                        Block { command: "runas operator cat /x".into(), lines: lines.iter().map(|s| s.to_string()).collect() },
+                        Block { command: "runas operator id".into(), lines: vec!["same".into()], nanos: None },
+                        Block { command: "runas operator cat /x".into(), lines: lines.iter().map(|s| s.to_string()).collect(), nanos: None },
                     ],
                 },
             );

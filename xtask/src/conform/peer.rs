@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use super::cpio::Archive;
-use super::{Run, Transcript, cache_dir, compare, conform_dir, file_name};
+use super::{Run, cache_dir, conform_dir, file_name};
 use crate::qemu::Qemu;
 
 /// The Linux run, scenarios and boot included, is killed after this long.
@@ -108,7 +108,6 @@ pub fn initramfs(runs: &[Run]) -> Result<PathBuf> {
 pub struct Boot {
     pub output: String,
     pub seconds_to_init: f64,
-    pub seconds_total: f64,
 }
 
 /// Boots Linux with the initramfs; returns its console from the init's first line on.
@@ -147,16 +146,10 @@ pub fn boot(vmlinuz: &Path, initrd: &Path) -> Result<Boot> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let seconds_total = started.elapsed().as_secs_f64();
     let (output, init_at) = receiver.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
     let text = String::from_utf8_lossy(&output).replace("\r\n", "\n");
     if !text.contains("@@@ DONE") {
         bail!("the Linux peer did not finish its scenarios in {TIME_LIMIT:?}; console:\n{text}");
     }
-    Ok(Boot { output: text, seconds_to_init: init_at.unwrap_or(0.0), seconds_total })
-}
-
-/// Linux's transcript before normalisation (for the timings).
-pub fn raw_transcript(output: &str) -> std::collections::BTreeMap<String, Transcript> {
-    compare::parse_raw(output)
+    Ok(Boot { output: text, seconds_to_init: init_at.unwrap_or(0.0) })
 }
