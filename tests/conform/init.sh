@@ -21,14 +21,18 @@ for run in /conform/*.run; do
     name=${run#/conform/}
     name=${name%.run}
     echo "@@@ BEGIN $name"
+    status=0
     while IFS= read -r line; do
         echo "# $line"
+        # `echo $?` must see the previous line's status, not the echo's above.
+        (exit $status)
         case $name in
         *-bench.*)
             # The benchmark scenario: once for the transcript, then the mean wall time
             # of 20 more runs, from the monotonic clock (Debian's busybox dd prints no
             # rate line, and its date has no %N).
             eval "$line" 2>&1
+            status=$?
             t0=$(now)
             for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
                 eval "$line" >/dev/null 2>&1
@@ -36,7 +40,10 @@ for run in /conform/*.run; do
             t1=$(now)
             echo "@@@ TIME $(((t1 - t0) / 20))"
             ;;
-        *) eval "$line" 2>&1 ;;
+        *)
+            eval "$line" 2>&1
+            status=$?
+            ;;
         esac
     done < "$run"
     echo "@@@ END $name"

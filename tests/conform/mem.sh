@@ -1,6 +1,7 @@
 # /dev/mem at the interesting offsets: low-MiB RAM (the BIOS data area), the VGA window,
 # the ROM, STRICT-refused RAM, past the end of RAM, past 2^MAXPHYADDR, huge offsets.
 hexdump -C -s 0x400 -n 32 /dev/mem
+hexdump -C -s 0x7c00 -n 16 /dev/mem
 hexdump -C -s 0xa0000 -n 16 /dev/mem
 hexdump -C -s 0xf0000 -n 16 /dev/mem
 hexdump -C -s 0xfffe0 -n 16 /dev/mem

@@ -159,6 +159,9 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     for line in &report.unexpected {
         println!("UNEXPECTED {line}");
     }
+    for command in &report.not_runnable {
+        println!("not runnable on this kernel yet (not compared): {command}");
+    }
     for entry in &report.stale {
         println!("stale expected difference (no longer occurs): {entry}");
     }
@@ -190,12 +193,13 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     print_bench(&rows);
     println!("report: {}", report_path.display());
     println!(
-        "{} scenarios, {} lines: {} identical, {} expected differences, {} unexpected ({:.0} s)",
+        "{} scenarios, {} lines: {} identical, {} expected differences, {} unexpected; {} commands not runnable here yet ({:.0} s)",
         scenarios.len(),
         report.lines,
         report.identical,
         report.expected,
         report.unexpected.len(),
+        report.not_runnable.len(),
         started.elapsed().as_secs_f64()
     );
     let clean_exit = status == Some(ktest_protocol::ExitCode::Success.qemu_status());
