@@ -33,7 +33,6 @@ use crate::{build, console};
 
 pub use compare::{Block, Transcript};
 
-
 pub const USERS: [&str; 3] = ["root", "operator", "nobody"];
 
 /// One scenario file.
@@ -221,7 +220,8 @@ fn dd_bytes_seconds(lines: &[String]) -> Option<(f64, f64)> {
 
 /// `N+M records out` and the block size of the command: bytes copied.
 fn dd_bytes(block: &Block) -> Option<f64> {
-    let records: f64 = block.lines.iter().find(|l| l.ends_with(" records out"))?.split('+').next()?.parse().ok()?;
+    let records: f64 =
+        block.lines.iter().find(|l| l.ends_with(" records out"))?.split('+').next()?.parse().ok()?;
     let bs: f64 = block.command.split_whitespace().find_map(|w| w.strip_prefix("bs="))?.parse().ok()?;
     Some(records * bs)
 }
@@ -329,7 +329,11 @@ mod tests {
         let ours = Transcript {
             blocks: vec![
                 block("dd bs=4096 count=0", &[], None),
-                block("dd bs=4096 count=256", &["256+0 records out", "1048576 bytes (1.0MB) copied, 0.5 seconds, 2MB/s"], None),
+                block(
+                    "dd bs=4096 count=256",
+                    &["256+0 records out", "1048576 bytes (1.0MB) copied, 0.5 seconds, 2MB/s"],
+                    None,
+                ),
             ],
         };
         let linux = Transcript {

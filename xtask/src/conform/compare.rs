@@ -39,7 +39,11 @@ pub fn parse_raw(output: &str) -> BTreeMap<String, Transcript> {
             }
         } else if let Some((_, transcript)) = current.as_mut() {
             if let Some(command) = line.strip_prefix("# ") {
-                transcript.blocks.push(Block { command: command.to_string(), lines: Vec::new(), nanos: None });
+                transcript.blocks.push(Block {
+                    command: command.to_string(),
+                    lines: Vec::new(),
+                    nanos: None,
+                });
             } else if let Some(nanos) = line.strip_prefix("@@@ TIME ") {
                 if let Some(block) = transcript.blocks.last_mut() {
                     block.nanos = nanos.trim().parse().ok();
@@ -91,7 +95,8 @@ fn is_dd_status(line: &str) -> bool {
     })
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] =
+    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// Only what must differ between two kernels: dd's timing, ls's date and column padding,
 /// addresses that depend on where the kernel was loaded.
@@ -104,7 +109,9 @@ pub fn normalise(line: &str) -> String {
     }
     // ls -l: `MODE LINKS OWNER GROUP MAJOR, MINOR [DATE] NAME`, padded or not.
     let is_mode = |w: &str| {
-        w.len() == 10 && w.starts_with(['-', 'b', 'c', 'd', 'l', 'p', 's']) && w[1..].chars().all(|c| "rwxsStT-".contains(c))
+        w.len() == 10
+            && w.starts_with(['-', 'b', 'c', 'd', 'l', 'p', 's'])
+            && w[1..].chars().all(|c| "rwxsStT-".contains(c))
     };
     let words: Vec<&str> = line.split_whitespace().collect();
     if words.first().is_some_and(|w| is_mode(w)) {
@@ -187,10 +194,7 @@ fn run_key(run: &str) -> &str {
 
 /// `runas operator cat /x` → `cat /x`.
 fn bare_command(command: &str) -> &str {
-    command
-        .strip_prefix("runas ")
-        .and_then(|rest| rest.split_once(' '))
-        .map_or(command, |(_, rest)| rest)
+    command.strip_prefix("runas ").and_then(|rest| rest.split_once(' ')).map_or(command, |(_, rest)| rest)
 }
 
 #[derive(Debug, Default)]
@@ -228,15 +232,14 @@ pub fn compare(
 ) -> Report {
     let mut report = Report::default();
     let mut used = vec![false; expected.len()];
-    let empty = Transcript::default();
     for run in runs {
         let (Some(a), Some(b)) = (theirs.get(&run.name), ours.get(&run.name)) else { continue };
         for index in 0..a.blocks.len().max(b.blocks.len()) {
             let block_a = a.blocks.get(index);
             let block_b = b.blocks.get(index);
             let command = block_a.or(block_b).map_or("", |b| b.command.as_str());
-            let lines_a = block_a.map_or(&empty_lines(), |b| &b.lines).clone();
-            let lines_b = block_b.map_or(&empty_lines(), |b| &b.lines).clone();
+            let lines_a: Vec<String> = block_a.map(|b| b.lines.clone()).unwrap_or_default();
+            let lines_b: Vec<String> = block_b.map(|b| b.lines.clone()).unwrap_or_default();
             let n = lines_a.len().max(lines_b.len()).max(1);
             let differing = (0..n).filter(|&i| lines_a.get(i) != lines_b.get(i)).count();
             let same_command = block_a.map(|b| &b.command) == block_b.map(|b| &b.command);
@@ -259,7 +262,9 @@ pub fn compare(
             if let Some(at) = entry {
                 used[at] = true;
                 report.expected += differing;
-                report.verdicts.insert((run.name.clone(), index), Verdict::Expected(expected[at].reason.clone()));
+                report
+                    .verdicts
+                    .insert((run.name.clone(), index), Verdict::Expected(expected[at].reason.clone()));
             } else {
                 report.verdicts.insert((run.name.clone(), index), Verdict::Unexpected);
                 for i in (0..n).filter(|&i| lines_a.get(i) != lines_b.get(i)) {
@@ -283,13 +288,9 @@ pub fn compare(
             }
         }
     }
-    let _ = empty;
-    report.stale = expected.iter().zip(&used).filter(|(_, used)| !**used).map(|(e, _)| e.to_string()).collect();
+    report.stale =
+        expected.iter().zip(&used).filter(|(_, used)| !**used).map(|(e, _)| e.to_string()).collect();
     report
-}
-
-fn empty_lines() -> Vec<String> {
-    Vec::new()
 }
 
 fn cell(text: &str) -> String {
@@ -320,7 +321,8 @@ impl Report {
         for run in runs {
             let a = theirs.get(&run.name).unwrap_or(&empty);
             let b = ours.get(&run.name).unwrap_or(&empty);
-            let _ = writeln!(out, "\n## {}\n\n| Linux 6.1 | this kernel | verdict |\n|---|---|---|", run.name);
+            let _ =
+                writeln!(out, "\n## {}\n\n| Linux 6.1 | this kernel | verdict |\n|---|---|---|", run.name);
             for index in 0..a.blocks.len().max(b.blocks.len()) {
                 let (ba, bb) = (a.blocks.get(index), b.blocks.get(index));
                 let command = ba.or(bb).map_or("", |b| b.command.as_str());
@@ -371,8 +373,12 @@ mod tests {
         let runs = parse_raw(log);
         let t = &runs["00-a.root"];
         assert_eq!(t.blocks.len(), 1);
-        assert_eq!(t.blocks[0], Block { command: "id".into(), lines: vec!["uid=0".into(), "$? = 0".into()], nanos: None });
-        let dd = "@@@ BEGIN r\n# dd\n1+0 records out\n512 bytes (512B) copied, 0.1 seconds, 5KB/s\n@@@ END r\n";
+        assert_eq!(
+            t.blocks[0],
+            Block { command: "id".into(), lines: vec!["uid=0".into(), "$? = 0".into()], nanos: None }
+        );
+        let dd =
+            "@@@ BEGIN r\n# dd\n1+0 records out\n512 bytes (512B) copied, 0.1 seconds, 5KB/s\n@@@ END r\n";
         assert_eq!(parse_transcript(dd)["r"].blocks[0].lines, ["1+0 records out"]);
         assert_eq!(parse_raw(dd)["r"].blocks[0].lines.len(), 2);
     }
@@ -386,8 +392,16 @@ mod tests {
                 "00-a.operator".to_string(),
                 Transcript {
                     blocks: vec![
-                        Block { command: "runas operator id".into(), lines: vec!["same".into()], nanos: None },
-                        Block { command: "runas operator cat /x".into(), lines: lines.iter().map(|s| s.to_string()).collect(), nanos: None },
+                        Block {
+                            command: "runas operator id".into(),
+                            lines: vec!["same".into()],
+                            nanos: None,
+                        },
+                        Block {
+                            command: "runas operator cat /x".into(),
+                            lines: lines.iter().map(|s| s.to_string()).collect(),
+                            nanos: None,
+                        },
                     ],
                 },
             );

@@ -80,11 +80,20 @@ pub const GROUP: &str = "root:x:0:\nkmem:x:15:operator\noperator:x:1000:\nnobody
 
 /// The initramfs for these runs, written under the cache directory.
 pub fn initramfs(runs: &[Run]) -> Result<PathBuf> {
-    let busybox = std::fs::read("/bin/busybox").context("reading /bin/busybox (apt-get install busybox-static)")?;
+    let busybox =
+        std::fs::read("/bin/busybox").context("reading /bin/busybox (apt-get install busybox-static)")?;
     let dir = conform_dir();
     let read = |name: &str| std::fs::read(dir.join(name)).with_context(|| format!("tests/conform/{name}"));
     let mut archive = Archive::default();
-    for (name, mode) in [("bin", 0o755), ("etc", 0o755), ("dev", 0o755), ("proc", 0o555), ("sys", 0o555), ("tmp", 0o1777), ("conform", 0o755)] {
+    for (name, mode) in [
+        ("bin", 0o755),
+        ("etc", 0o755),
+        ("dev", 0o755),
+        ("proc", 0o555),
+        ("sys", 0o555),
+        ("tmp", 0o1777),
+        ("conform", 0o755),
+    ] {
         archive.dir(name, mode);
     }
     archive.file("init", 0o755, &read("init.sh")?);
