@@ -112,3 +112,31 @@ fn frames_and_heap() {
     }
     report("heap_alloc_free", rounds * 1_000_000_000 / (uptime_ns() - start).max(1), "/s");
 }
+
+/// Runs `/bin/NAME ARGS...` as root and returns how long it took, in ns.
+fn time_program(words: &[&str]) -> u64 {
+    let args: vec::Vec<alloc::string::String> = words.iter().map(|&w| w.into()).collect();
+    let path = alloc::format!("/bin/{}", words[0]);
+    let start = uptime_ns();
+    let status = kernel::proc::run(Credentials::ROOT, &path, &args, &[], "/").expect("the program runs");
+    assert_eq!(status, kernel::proc::ExitStatus::Exited(0), "{path}");
+    uptime_ns() - start
+}
+
+#[ktest(timeout = 600)]
+fn processes_start_exit_and_system_calls() {
+    const RUNS: u64 = 100;
+    time_program(&["true"]);
+    let total: u64 = (0..RUNS).map(|_| time_program(&["true"])).sum();
+    let start_to_exit = total / RUNS;
+    report("program_start_to_exit", start_to_exit / 1000, "us");
+    const CALLS: u64 = 1_000_000;
+    let loop_ns = time_program(&["syscalls", "1000000"]).saturating_sub(start_to_exit).max(1);
+    report("syscall_round_trips", CALLS * 1_000_000_000 / loop_ns, "calls/s");
+    // busybox dd reading the first MiB of /dev/mem in ring 3, 16 times.
+    let dd_ns: u64 = (0..16)
+        .map(|_| time_program(&["busybox", "dd", "if=/dev/mem", "of=/dev/null", "bs=65536", "count=16"]))
+        .sum();
+    let dd_work = dd_ns.saturating_sub(16 * start_to_exit).max(1);
+    report("busybox_dd_dev_mem", (16u64 << 20) * 1_000_000_000 / dd_work, "B/s");
+}

@@ -42,8 +42,9 @@ fn boot_config() -> BootConfig {
 }
 
 /// Makes `<kernel>.stripped` and `<kernel>-bios.img` (or `-uefi.img`) beside `kernel`,
-/// unless they are newer than it already.
-pub fn create_disk_image(kernel: &Path, firmware: Firmware) -> Result<Images> {
+/// unless they are newer than it (and than the ramdisk) already. The ramdisk, when
+/// given, is loaded by the bootloader and reported to the kernel in its boot info.
+pub fn create_disk_image(kernel: &Path, firmware: Firmware, ramdisk: Option<&Path>) -> Result<Images> {
     let stripped_kernel = kernel.with_extension("stripped");
     let suffix = match firmware {
         Firmware::Bios => "bios.img",
@@ -53,9 +54,13 @@ pub fn create_disk_image(kernel: &Path, firmware: Firmware) -> Result<Images> {
     if !is_newer(&stripped_kernel, kernel) {
         strip(kernel, &stripped_kernel)?;
     }
-    if !is_newer(&disk, &stripped_kernel) {
+    let ramdisk_changed = ramdisk.is_some_and(|ramdisk| !is_newer(&disk, ramdisk));
+    if !is_newer(&disk, &stripped_kernel) || ramdisk_changed {
         let mut builder = DiskImageBuilder::new(stripped_kernel.clone());
         builder.set_boot_config(&boot_config());
+        if let Some(ramdisk) = ramdisk {
+            builder.set_ramdisk(ramdisk.to_path_buf());
+        }
         match firmware {
             Firmware::Bios => builder.create_bios_image(&disk),
             Firmware::Uefi => builder.create_uefi_image(&disk),

@@ -11,8 +11,12 @@ static BYTES_WRITTEN: AtomicUsize = AtomicUsize::new(0);
 /// Whether the last byte written ended a line.
 static AT_LINE_START: AtomicBool = AtomicBool::new(true);
 
-/// While set, console output is collected here instead of sent (the shell's `>`).
-static CAPTURE: spin::Mutex<Option<alloc::vec::Vec<u8>>> = spin::Mutex::new(None);
+/// Where console output goes instead of COM1 while set (the shell's `>`): each write is
+/// handed to it as it comes, nothing is kept.
+pub type Sink = alloc::boxed::Box<dyn FnMut(&[u8]) + Send>;
+
+/// The sink while output is redirected.
+static CAPTURE: spin::Mutex<Option<Sink>> = spin::Mutex::new(None);
 
 struct Serial;
 
@@ -23,14 +27,14 @@ impl Write for Serial {
     }
 }
 
-/// Collects console output from now on, until [`end_capture`].
-pub fn begin_capture() {
-    crate::arch::cpu::without_interrupts(|| *CAPTURE.lock() = Some(alloc::vec::Vec::new()));
+/// Sends console output to `sink` from now on, until [`end_capture`].
+pub fn begin_capture(sink: Sink) {
+    crate::arch::cpu::without_interrupts(|| *CAPTURE.lock() = Some(sink));
 }
 
-/// Stops collecting and returns what was printed since [`begin_capture`].
-pub fn end_capture() -> alloc::vec::Vec<u8> {
-    crate::arch::cpu::without_interrupts(|| CAPTURE.lock().take()).unwrap_or_default()
+/// Stops redirecting; returns the sink.
+pub fn end_capture() -> Option<Sink> {
+    crate::arch::cpu::without_interrupts(|| CAPTURE.lock().take())
 }
 
 #[doc(hidden)]
@@ -54,11 +58,18 @@ macro_rules! println {
 
 /// Writes raw bytes (a file's contents, say) to the console.
 pub fn write_bytes(bytes: &[u8]) {
-    let captured = crate::arch::cpu::without_interrupts(|| match CAPTURE.try_lock() {
-        Some(mut guard) => guard.as_mut().map(|buffer| buffer.extend_from_slice(bytes)).is_some(),
-        None => false,
-    });
-    if captured {
+    // The sink is taken out while it runs (with interrupts as they were): what it
+    // prints itself, and output from an interrupt meanwhile, go to COM1.
+    let sink = crate::arch::cpu::without_interrupts(|| CAPTURE.try_lock().and_then(|mut guard| guard.take()));
+    if let Some(mut sink) = sink {
+        sink(bytes);
+        crate::arch::cpu::without_interrupts(|| {
+            if let Some(mut guard) = CAPTURE.try_lock()
+                && guard.is_none()
+            {
+                *guard = Some(sink);
+            }
+        });
         return;
     }
     if let Some(&last) = bytes.last() {
@@ -80,7 +91,26 @@ pub fn ensure_line_start() {
     }
 }
 
-/// The next byte typed (or piped) on the console, waiting for it.
+/// Whether Ctrl-C was typed and not yet taken: long-running work polls this and stops.
+pub fn interrupt_pending() -> bool {
+    serial::interrupt_pending()
+}
+
+/// Forgets a pending Ctrl-C.
+pub fn clear_interrupt() {
+    let _ = serial::take_interrupt();
+}
+
+/// Takes a pending Ctrl-C: true if there was one.
+pub fn take_interrupt() -> bool {
+    serial::take_interrupt()
+}
+
+/// The Ctrl-C byte, as [`read_byte`] returns a pending interrupt.
+pub const CTRL_C: u8 = 0x03;
+
+/// The next byte typed (or piped) on the console, waiting for it. Ctrl-C comes in
+/// order, as the byte 0x03 (reading it clears the pending interrupt).
 pub fn read_byte() -> u8 {
     loop {
         crate::arch::cpu::disable_interrupts();
@@ -98,7 +128,8 @@ pub fn prepare_for_panic() {
     // A panic must be seen: stop any capture (its lock is free, interrupts being off,
     // unless the panic came from inside it, and then try_lock just fails).
     if let Some(mut capture) = CAPTURE.try_lock() {
-        *capture = None;
+        // Not dropped: its drop could do anything; the machine is stopping anyway.
+        core::mem::forget(capture.take());
     }
 }
 

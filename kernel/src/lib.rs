@@ -30,7 +30,9 @@ pub mod ktest;
 #[allow(unsafe_code)]
 pub mod mm;
 mod panic;
+pub mod proc;
 pub mod shell;
+pub mod syscall;
 pub mod vfs;
 
 pub use bootloader_api;
@@ -48,6 +50,10 @@ pub const BOOTLOADER_CONFIG: BootloaderConfig = {
     config.mappings.physical_memory = Some(Mapping::FixedAddress(mm::layout::DIRECT_MAP_BASE));
     config.mappings.kernel_base = Mapping::FixedAddress(ktest_protocol::KERNEL_BASE);
     config.kernel_stack_size = 256 * 1024;
+    // Everything else the bootloader maps (boot stack, boot info, ramdisk) goes in the
+    // kernel half too: the lower half belongs to processes.
+    config.mappings.dynamic_range_start = Some(mm::layout::BOOTLOADER_DYNAMIC_BASE);
+    config.mappings.dynamic_range_end = Some(mm::layout::BOOTLOADER_DYNAMIC_END);
     config
 };
 
@@ -64,6 +70,10 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let arch_done = arch::timer::uptime_ns();
     let mm_phases = mm::init(boot_info);
     vfs::init();
+    proc::init();
+    if let Some(archive) = mm::ramdisk(boot_info) {
+        vfs::ramfs::load(archive);
+    }
     let startup = banner::Startup { arch_done, mm_phases, done: arch::timer::uptime_ns() };
     banner::print(boot_info, &startup);
 }

@@ -174,6 +174,24 @@ pub fn run(release: bool, runs: usize) -> Result<ExitCode> {
         ),
     );
     line("/dev/zero read", human_rate(get("dev_zero_read")), format!("{zero_vs_memcpy:.2} x memcpy"));
+    line(
+        "  busybox dd, ring 3",
+        human_rate(get("busybox_dd_dev_mem")),
+        format!(
+            "/dev/mem 1st MiB, bs=64K, start-up excluded; {:.2} x the kernel's own reads",
+            get("busybox_dd_dev_mem") / get("dev_mem_read").max(1.0)
+        ),
+    );
+    line(
+        "program start to exit",
+        format!("{:.0} us", get("program_start_to_exit")),
+        String::from("/bin/true (static musl)"),
+    );
+    line(
+        "system calls",
+        format!("{:.2} M/s", get("syscall_round_trips") / 1e6),
+        String::from("getppid round trips from ring 3"),
+    );
     let novga_ratio = get("dev_mem_read_novga") / get("dev_zero_read_novga").max(1.0);
     line(
         "  without a VGA window:",

@@ -10,6 +10,9 @@ use anyhow::{Context, Result, bail};
 use crate::setup::project_root;
 
 pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
+
+/// `--bin-dir`: a folder whose files the ramdisk adds to /bin (set once, by `run`/`test`).
+pub static BIN_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 pub use ktest_protocol::KERNEL_BASE;
 
 fn cargo() -> Command {
@@ -76,11 +79,26 @@ pub fn test_kernels(release: bool) -> Result<Vec<KernelArtifact>> {
     cargo_executables(command)
 }
 
-/// Makes the disk image for `kernel` with the `boot` tool and returns its path.
+/// Makes the disk image for `kernel` with the `boot` tool, the ramdisk included, and
+/// returns its path.
 pub fn disk_image(kernel: &Path, uefi: bool) -> Result<PathBuf> {
+    let ramdisk = crate::ramdisk::build(BIN_DIR.get().map(PathBuf::as_path))?;
+    make_image(kernel, uefi, Some(&ramdisk))
+}
+
+/// A disk image without the ramdisk, for test kernels that run no programs: the BIOS
+/// loader then has a second less to read at every boot.
+pub fn disk_image_without_ramdisk(kernel: &Path) -> Result<PathBuf> {
+    make_image(kernel, false, None)
+}
+
+fn make_image(kernel: &Path, uefi: bool, ramdisk: Option<&Path>) -> Result<PathBuf> {
     let tool = boot_tool()?;
     let mut command = Command::new(&tool);
     command.arg(kernel);
+    if let Some(ramdisk) = ramdisk {
+        command.arg("--ramdisk").arg(ramdisk);
+    }
     if uefi {
         command.arg("--uefi");
     }

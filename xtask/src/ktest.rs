@@ -19,6 +19,9 @@ use ktest_protocol::{
 
 use crate::qemu::Qemu;
 
+/// How long a boot may stay silent before the kernel's first line.
+const BOOT_ALLOWANCE: Duration = Duration::from_secs(60);
+
 /// fw_cfg name of the test filter; must match `kernel::ktest::FILTER_FW_CFG_NAME`.
 const FILTER_FW_CFG_NAME: &str = "opt/devmem/ktest-filter";
 
@@ -273,9 +276,14 @@ fn boot(
     });
     let mut pending = Vec::new();
     let mut idle = false;
+    let mut booted = false;
     loop {
-        match receiver.recv_timeout(options.idle_timeout) {
+        // The idle limit counts from the kernel's first output: the firmware and the
+        // bootloader say nothing, and take longer on a loaded machine.
+        let limit = if booted { options.idle_timeout } else { options.idle_timeout.max(BOOT_ALLOWANCE) };
+        match receiver.recv_timeout(limit) {
             Ok(chunk) => {
+                booted = true;
                 if let Some(log) = log.as_mut() {
                     let _ = log.write_all(&chunk);
                 }

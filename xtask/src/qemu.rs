@@ -4,6 +4,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command, ExitCode, ExitStatus};
 
+use ktest_protocol::find_shell_exit;
 use ktest_protocol::{DEBUG_EXIT_PORT, ExitCode as KernelExit};
 
 use crate::setup;
@@ -82,10 +83,22 @@ impl Qemu {
     }
 }
 
+/// The end of the input, as the shell reads it: Ctrl-D at the start of a line.
+pub const END_OF_INPUT: u8 = 0x04;
+
+/// How a scripted run ended.
+pub struct ScriptedEnd {
+    pub status: ExitStatus,
+    /// The shell's last status, when it ended the session itself (exit, end of input).
+    pub shell_status: Option<i32>,
+}
+
 /// Runs QEMU with piped standard input: the input is held back until the shell's first
 /// prompt appears, because the firmware and bootloader reset the UART while booting and
-/// would drop anything that arrived before. Output goes through as it comes.
-pub fn run_scripted(qemu: &Qemu) -> anyhow::Result<ExitStatus> {
+/// would drop anything that arrived before. When the input ends, the shell is told so
+/// (Ctrl-D on a line of its own), as `sh < script` sees end of file. Output goes through
+/// as it comes, less the shell's exit marker, which gives the session's status.
+pub fn run_scripted(qemu: &Qemu) -> anyhow::Result<ScriptedEnd> {
     use std::io::{Read, Write};
     use std::process::Stdio;
     use std::sync::mpsc;
@@ -94,43 +107,92 @@ pub fn run_scripted(qemu: &Qemu) -> anyhow::Result<ExitStatus> {
     let mut qemu_in = child.stdin.take().ok_or_else(|| anyhow::anyhow!("QEMU's stdin"))?;
     let mut qemu_out = child.stdout.take().ok_or_else(|| anyhow::anyhow!("QEMU's stdout"))?;
     let (prompt_seen, wait_for_prompt) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         let mut out = std::io::stdout();
         let mut buf = [0u8; 4096];
+        let mut pending: Vec<u8> = Vec::new();
         let mut tail: Vec<u8> = Vec::new();
         let mut waiting = true;
+        let mut shell_status = None;
         while let Ok(n) = qemu_out.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            let _ = out.write_all(&buf[..n]);
+            pending.extend_from_slice(&buf[..n]);
+            if let Some((status, start, end)) = find_shell_exit(&pending) {
+                shell_status = Some(status);
+                pending.drain(start..end);
+            }
+            // Hold back a possible start of the marker until it is complete.
+            let keep = pending.iter().rposition(|&b| b == 0x1b).filter(|&at| pending.len() - at < 32);
+            let flush_to = keep.unwrap_or(pending.len());
+            let _ = out.write_all(&pending[..flush_to]);
             let _ = out.flush();
             if waiting {
-                tail.extend_from_slice(&buf[..n]);
+                tail.extend_from_slice(&pending[..flush_to]);
                 if tail.windows(3).any(|w| w == b"\n# " || w == b"\n$ ") {
                     waiting = false;
                     let _ = prompt_seen.send(());
                 }
             }
+            pending.drain(..flush_to);
         }
+        let _ = out.write_all(&pending);
+        shell_status
     });
     std::thread::spawn(move || {
         if wait_for_prompt.recv().is_ok() {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut qemu_in);
+            let mut input = Vec::new();
+            let _ = std::io::stdin().lock().read_to_end(&mut input);
+            let _ = qemu_in.write_all(&input);
+            // End of input: Ctrl-D at the start of a line (after the last one if the
+            // script's last line has no newline).
+            if !input.is_empty() && !input.ends_with(b"\n") {
+                let _ = qemu_in.write_all(b"\n");
+            }
+            let _ = qemu_in.write_all(&[END_OF_INPUT]);
+            let _ = qemu_in.flush();
         }
         // Keep QEMU's input open after ours ends, as a terminal would be.
         std::thread::park();
     });
-    Ok(child.wait()?)
+    let status = child.wait()?;
+    let shell_status = reader.join().unwrap_or(None);
+    Ok(ScriptedEnd { status, shell_status })
 }
 
-/// `cargo xtask run`'s exit status: 0 when the kernel reported success (or the user quit
-/// QEMU), 1 when it reported failure, QEMU's own status otherwise.
-pub fn exit_code_of_run(status: ExitStatus) -> ExitCode {
+/// `cargo xtask run`'s exit status, and a word on how the run ended when it was not the
+/// shell's own ending: the shell's last status when it ended the session (poweroff is
+/// 0), 1 when the kernel reported a failure (a panic, already printed), and for a run
+/// that ended with no verdict at all a message (a triple fault resets the machine,
+/// which `-no-reboot` turns into QEMU's exit).
+pub fn exit_code_of_run(status: ExitStatus, shell_status: Option<i32>, interactive: bool) -> ExitCode {
+    if let Some(shell_status) = shell_status {
+        return ExitCode::from((shell_status & 0xff) as u8);
+    }
     match status.code().map(|code| (code, KernelExit::from_qemu_status(code))) {
-        Some((_, Some(KernelExit::Success))) | Some((0, None)) => ExitCode::SUCCESS,
-        Some((_, Some(_))) => ExitCode::FAILURE,
-        Some((code, None)) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-        None => ExitCode::FAILURE,
+        Some((_, Some(KernelExit::Success))) => ExitCode::SUCCESS,
+        Some((_, Some(KernelExit::ShellStatus))) => ExitCode::FAILURE,
+        Some((_, Some(_))) => {
+            eprintln!("xtask: the kernel reported a failure (see its message above)");
+            ExitCode::FAILURE
+        }
+        Some((0, None)) if interactive => ExitCode::SUCCESS,
+        Some((0, None)) => {
+            eprintln!(
+                "xtask: the machine reset without a word from the kernel: a triple fault, most \
+                 likely caused by a write to memory the kernel uses (for example dd to /dev/mem \
+                 with STRICT off)"
+            );
+            ExitCode::from(3)
+        }
+        Some((code, None)) => {
+            eprintln!("xtask: QEMU exited with status {code}");
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+        None => {
+            eprintln!("xtask: QEMU was killed by a signal");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -5,9 +5,26 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// Where the project lives (xtask's manifest is one level below it).
+/// Where the project lives, found at run time (a moved or copied checkout builds
+/// itself, not the tree xtask was compiled in): cargo tells `cargo xtask` its manifest
+/// directory; otherwise the nearest directory up from here that holds `xtask/Cargo.toml`;
+/// the directory xtask was built in last.
 pub fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .filter(|dir| dir.join("Cargo.toml").is_file())
+            .and_then(|dir| dir.parent().map(Path::to_path_buf));
+        let from_cwd = || {
+            let cwd = std::env::current_dir().ok()?;
+            cwd.ancestors().find(|dir| dir.join("xtask/Cargo.toml").is_file()).map(Path::to_path_buf)
+        };
+        from_cargo.or_else(from_cwd).unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+        })
+    })
+    .clone()
 }
 
 /// The sysroot of the toolchain cargo is running us with (the one rust-toolchain.toml pins).
@@ -29,12 +46,13 @@ fn sysroot() -> Result<PathBuf> {
 pub fn ensure_toolchain() -> Result<()> {
     let sysroot = sysroot()?;
     let host = sysroot.join("lib/rustlib/x86_64-unknown-linux-gnu");
-    let checks: [(&str, PathBuf); 5] = [
+    let checks: [(&str, PathBuf); 6] = [
         ("rust-src", sysroot.join("lib/rustlib/src/rust/library")),
         ("llvm-tools", host.join("bin/llvm-objcopy")),
         ("rustfmt", sysroot.join("bin/rustfmt")),
         ("clippy", sysroot.join("bin/cargo-clippy")),
         ("target x86_64-unknown-none", sysroot.join("lib/rustlib/x86_64-unknown-none/lib")),
+        ("target x86_64-unknown-linux-musl", sysroot.join("lib/rustlib/x86_64-unknown-linux-musl/lib")),
     ];
     let missing: Vec<&str> =
         checks.iter().filter(|(_, path)| !path.exists()).map(|(name, _)| *name).collect();
@@ -55,7 +73,7 @@ pub fn ensure_toolchain() -> Result<()> {
     Ok(())
 }
 
-fn find_in_path(program: &str) -> Option<PathBuf> {
+pub fn find_in_path(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join(program)).collect::<Vec<_>>())
         .unwrap_or_default()
@@ -82,6 +100,47 @@ pub fn ensure_qemu(uefi: bool) -> Result<()> {
     if uefi && ovmf().is_none() {
         packages.push("ovmf");
     }
+    apt_install(&packages)
+}
+
+/// Where Debian's `busybox-static` puts its binary.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Makes sure the programs the ramdisk carries can be had: Debian's static busybox and
+/// `musl-gcc` (for the test programs in userland/), installed like QEMU.
+pub fn ensure_userland_tools() -> Result<()> {
+    let mut packages = Vec::new();
+    if !busybox_is_static() {
+        packages.push("busybox-static");
+    }
+    if find_in_path("musl-gcc").is_none() {
+        packages.push("musl-tools");
+    }
+    apt_install(&packages)
+}
+
+/// Whether /bin/busybox is the static build (Debian's `busybox` package is dynamic).
+pub fn busybox_is_static() -> bool {
+    let Ok(bytes) = std::fs::read(BUSYBOX) else { return false };
+    // A dynamically linked ELF has a PT_INTERP program header (type 3).
+    !elf_has_interp(&bytes)
+}
+
+/// Whether an ELF64 file has a PT_INTERP program header (it needs a dynamic loader).
+pub fn elf_has_interp(bytes: &[u8]) -> bool {
+    let field = |at: usize, len: usize| -> Option<u64> {
+        let raw = bytes.get(at..at + len)?;
+        Some(raw.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    };
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (field(0x20, 8), field(0x36, 2), field(0x38, 2)) else {
+        return false;
+    };
+    (0..phnum).any(|i| field((phoff + i * phentsize) as usize, 4) == Some(3))
+}
+
+/// Installs Debian `packages` with apt-get when running as root on Debian; otherwise
+/// fails with the command to run.
+fn apt_install(packages: &[&str]) -> Result<()> {
     if packages.is_empty() {
         return Ok(());
     }
@@ -93,7 +152,7 @@ pub fn ensure_qemu(uefi: bool) -> Result<()> {
         bail!("{} is not installed; install it with:\n    sudo sh -c '{command}'", packages.join(" and "));
     }
     eprintln!("xtask: {} missing; installing it: {command} (about a minute)", packages.join(" and "));
-    for args in [vec!["update"], [&["install", "-y"][..], &packages].concat()] {
+    for args in [vec!["update"], [&["install", "-y"][..], packages].concat()] {
         let status = Command::new("apt-get")
             .args(&args)
             .env("DEBIAN_FRONTEND", "noninteractive")

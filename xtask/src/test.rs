@@ -24,7 +24,12 @@ const SELFTEST_SUITE: &str = "ktest_selftest";
 const BENCH_SUITE: &str = "bench";
 
 /// Integration kernels that need a machine of their own, and the QEMU arguments for it.
-const SUITE_QEMU_ARGS: [(&str, &[&str]); 1] = [("no_mtrr", &["-cpu", "qemu64,-mtrr"])];
+const SUITE_QEMU_ARGS: [(&str, &[&str]); 2] =
+    [("no_mtrr", &["-cpu", "qemu64,-mtrr"]), ("smap", &["-cpu", "max"])];
+
+/// Test kernels that run programs from /bin, and so boot with the ramdisk (the kernel
+/// library's tests, the benchmarks, SMEP/SMAP).
+const SUITES_WITH_PROGRAMS: [&str; 3] = ["kernel", "bench", "smap"];
 
 /// How many QEMU instances run at once (these machines have 2 cores).
 const PARALLEL_BOOTS: usize = 2;
@@ -32,6 +37,9 @@ const PARALLEL_BOOTS: usize = 2;
 pub fn run(args: &TestArgs) -> Result<ExitCode> {
     setup::ensure_toolchain()?;
     setup::ensure_qemu(false)?;
+    if let Some(dir) = &args.bin_dir {
+        let _ = build::BIN_DIR.set(dir.clone());
+    }
     let out_dir = project_root().join("target/xtask");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
@@ -45,7 +53,11 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
     let mut jobs = VecDeque::new();
     let mut selftest = None;
     for artifact in artifacts {
-        let image = build::disk_image(&artifact.executable, false)?;
+        let image = if SUITES_WITH_PROGRAMS.contains(&artifact.target.as_str()) {
+            build::disk_image(&artifact.executable, false)?
+        } else {
+            build::disk_image_without_ramdisk(&artifact.executable)?
+        };
         if artifact.target == SELFTEST_SUITE {
             selftest = Some((artifact, image));
         } else if artifact.target == BENCH_SUITE {
@@ -117,8 +129,14 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
         }
     }
     println!("\nJUnit report: {}", junit_path.display());
-    let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
-    println!("{passed} passed, {failed} failed{skipped}");
+    let skipped_text = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    println!("{passed} passed, {failed} failed{skipped_text}");
+    if let Some(filter) = &args.filter
+        && passed + failed + skipped == 0
+    {
+        println!("xtask: no test matches --filter '{filter}'");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
@@ -195,7 +213,7 @@ fn run_suites(
                     let options = SuiteOptions {
                         filter: args.filter.as_deref(),
                         // The self-test hangs with interrupts off on purpose: don't wait long.
-                        idle_timeout: Duration::from_secs(if selftest { 5 } else { args.idle_timeout }),
+                        idle_timeout: Duration::from_secs(if selftest { 10 } else { args.idle_timeout }),
                         verbose: args.verbose,
                         log_dir,
                         qemu_args: SUITE_QEMU_ARGS

@@ -36,6 +36,35 @@ pub enum ExitCode {
     /// A test ended the boot (it panicked, faulted or timed out) after its result
     /// line was printed: boot again and resume after it.
     Restart = 0x12,
+    /// The shell ended (exit, end of input) with a non-zero status, which it printed
+    /// just before in a [`shell_exit_marker`].
+    ShellStatus = 0x13,
+}
+
+/// How the shell tells the host its last status when the session ends: an operating
+/// system command sequence (`ESC ] 777 ; devmem-exit=N BEL`), which terminals ignore and
+/// `cargo xtask run` reads (and removes) to exit with N.
+pub const SHELL_EXIT_PREFIX: &str = "\x1b]777;devmem-exit=";
+
+/// The marker for status `status`.
+pub fn shell_exit_marker(status: i32) -> impl fmt::Display {
+    struct Marker(i32);
+    impl fmt::Display for Marker {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{SHELL_EXIT_PREFIX}{}\x07", self.0)
+        }
+    }
+    Marker(status)
+}
+
+/// Finds a shell exit marker in `output`: its status, and where it starts and ends.
+pub fn find_shell_exit(output: &[u8]) -> Option<(i32, usize, usize)> {
+    let prefix = SHELL_EXIT_PREFIX.as_bytes();
+    let start = output.windows(prefix.len()).position(|w| w == prefix)?;
+    let digits_start = start + prefix.len();
+    let bell = output[digits_start..].iter().position(|&b| b == 0x07)? + digits_start;
+    let status = core::str::from_utf8(&output[digits_start..bell]).ok()?.parse().ok()?;
+    Some((status, start, bell + 1))
 }
 
 impl ExitCode {
@@ -46,7 +75,9 @@ impl ExitCode {
 
     /// The code behind a QEMU exit status, if it is one of ours.
     pub fn from_qemu_status(status: i32) -> Option<Self> {
-        [Self::Success, Self::Failed, Self::Restart].into_iter().find(|code| code.qemu_status() == status)
+        [Self::Success, Self::Failed, Self::Restart, Self::ShellStatus]
+            .into_iter()
+            .find(|code| code.qemu_status() == status)
     }
 }
 

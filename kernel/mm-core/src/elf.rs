@@ -73,6 +73,71 @@ pub enum ElfError {
     NotLittleEndian,
     /// The program header table or a PT_LOAD's file range is outside the file, or otherwise malformed.
     BadProgramHeaders,
+    /// e_type is neither ET_EXEC (2) nor ET_DYN (3).
+    NotExecutable,
+    /// e_machine is not EM_X86_64 (62).
+    WrongMachine,
+    /// It has a PT_INTERP header: it needs a dynamic loader, which this kernel lacks.
+    Dynamic,
+}
+
+/// p_type of the program interpreter's path (dynamic linking).
+const PT_INTERP: u32 = 3;
+/// p_type of the program header table itself.
+const PT_PHDR: u32 = 6;
+
+/// What loading a program needs beyond its segments (System V gABI ELF header).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProgramInfo {
+    /// ET_DYN (a static PIE, loaded at a base of the kernel's choice) rather than ET_EXEC.
+    pub position_independent: bool,
+    /// e_entry (relative to the load base for ET_DYN).
+    pub entry: u64,
+    /// Where the program headers are in memory (AT_PHDR, before adding the base): from
+    /// PT_PHDR, else the PT_LOAD that holds them in the file; 0 if none does.
+    pub phdr_vaddr: u64,
+    pub phentsize: u16,
+    pub phnum: u16,
+}
+
+/// Checks that `file` is a static x86-64 executable and reads its header. PT_INTERP is
+/// `Dynamic`; the segments are checked as [`load_segments`] does.
+pub fn program_info(file: &[u8]) -> Result<ProgramInfo, ElfError> {
+    let segments = load_segments(file)?;
+    let bad = ElfError::BadProgramHeaders;
+    let e_type = u16_at(file, 16).ok_or(bad)?;
+    if e_type != 2 && e_type != 3 {
+        return Err(ElfError::NotExecutable);
+    }
+    if u16_at(file, 18) != Some(62) {
+        return Err(ElfError::WrongMachine);
+    }
+    let phoff = u64_at(file, 32).ok_or(bad)?;
+    let phentsize = u16_at(file, 54).ok_or(bad)?;
+    let phnum = u16_at(file, 56).ok_or(bad)?;
+    let headers = (0..usize::from(phnum))
+        .filter_map(|i| program_header(file, phoff as usize + i * usize::from(phentsize)));
+    let mut phdr_vaddr = None;
+    for (p_type, segment) in headers {
+        match p_type {
+            PT_INTERP => return Err(ElfError::Dynamic),
+            PT_PHDR => phdr_vaddr = Some(segment.vaddr),
+            _ => {}
+        }
+    }
+    let mut segments = segments;
+    let phdr_vaddr = phdr_vaddr.unwrap_or_else(|| {
+        segments
+            .find(|s| s.offset <= phoff && phoff < s.offset + s.filesz)
+            .map_or(0, |s| s.vaddr + (phoff - s.offset))
+    });
+    Ok(ProgramInfo {
+        position_independent: e_type == 3,
+        entry: u64_at(file, 24).ok_or(bad)?,
+        phdr_vaddr,
+        phentsize,
+        phnum,
+    })
 }
 
 fn bytes<const L: usize>(file: &[u8], at: usize) -> Option<[u8; L]> {
@@ -143,6 +208,60 @@ pub fn load_segments(file: &[u8]) -> Result<impl Iterator<Item = Segment> + '_, 
         return Err(bad);
     }
     Ok(loads)
+}
+
+#[cfg(test)]
+mod program_tests {
+    use super::*;
+
+    fn header(e_type: u16, machine: u16, phdrs: &[(u32, u64, u64, u64)]) -> [u8; 512] {
+        let mut f = [0u8; 512];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2;
+        f[5] = 1;
+        f[16..18].copy_from_slice(&e_type.to_le_bytes());
+        f[18..20].copy_from_slice(&machine.to_le_bytes());
+        f[24..32].copy_from_slice(&0x401000u64.to_le_bytes());
+        f[32..40].copy_from_slice(&64u64.to_le_bytes());
+        f[54..56].copy_from_slice(&56u16.to_le_bytes());
+        f[56..58].copy_from_slice(&(phdrs.len() as u16).to_le_bytes());
+        for (i, &(p_type, offset, vaddr, size)) in phdrs.iter().enumerate() {
+            let at = 64 + 56 * i;
+            f[at..at + 4].copy_from_slice(&p_type.to_le_bytes());
+            f[at + 4..at + 8].copy_from_slice(&5u32.to_le_bytes());
+            f[at + 8..at + 16].copy_from_slice(&offset.to_le_bytes());
+            f[at + 16..at + 24].copy_from_slice(&vaddr.to_le_bytes());
+            f[at + 32..at + 40].copy_from_slice(&size.to_le_bytes());
+            f[at + 40..at + 48].copy_from_slice(&size.to_le_bytes());
+        }
+        f
+    }
+
+    #[test]
+    fn a_static_executable_is_read_with_its_program_headers_address() {
+        let file = header(2, 62, &[(PT_LOAD, 0, 0x400000, 512)]);
+        let info = program_info(&file).unwrap();
+        assert!(!info.position_independent);
+        assert_eq!(info.entry, 0x401000);
+        assert_eq!(info.phdr_vaddr, 0x400040);
+        assert_eq!((info.phentsize, info.phnum), (56, 1));
+    }
+
+    #[test]
+    fn pt_phdr_wins_and_pie_is_recognised() {
+        let file = header(3, 62, &[(PT_PHDR, 64, 0x1040, 56 * 2), (PT_LOAD, 0, 0x1000, 512)]);
+        let info = program_info(&file).unwrap();
+        assert!(info.position_independent);
+        assert_eq!(info.phdr_vaddr, 0x1040);
+    }
+
+    #[test]
+    fn dynamic_foreign_and_non_executables_are_refused() {
+        assert_eq!(program_info(&header(2, 62, &[(PT_INTERP, 0, 0, 16)])), Err(ElfError::Dynamic));
+        assert_eq!(program_info(&header(2, 3, &[])), Err(ElfError::WrongMachine));
+        assert_eq!(program_info(&header(1, 62, &[])), Err(ElfError::NotExecutable));
+        assert_eq!(program_info(b"#!/bin/sh\n"), Err(ElfError::TooShort));
+    }
 }
 
 #[cfg(test)]

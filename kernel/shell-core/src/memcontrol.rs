@@ -63,8 +63,9 @@ const SETTABLE: i32 = MDF_UNCACHEABLE
 const COMMANDS: [(&str, &str); 3] = [
     (
         "list",
-        "List current memory range attributes\n    list [-a]\n        \
-         -a    list all range slots, even those that are inactive",
+        "List current memory range attributes\n    list [-a] [-o <owner>]\n        \
+         -a    list all range slots, even those that are inactive\n        \
+         -o    list only the ranges with this owner",
     ),
     (
         "set",
@@ -145,6 +146,7 @@ pub fn parse_memcontrol(operands: &[String]) -> Result<Memcontrol, HelpTopic> {
         return Err(HelpTopic(None));
     };
     match command.as_str() {
+        "-h" | "--help" => Ok(Memcontrol::Help { topic: None }),
         "list" => {
             let (mut all, mut owner) = (false, None);
             for option in Getopt::new(operands, "ao:") {

@@ -122,3 +122,17 @@ pub fn wait_for_interrupt() {
     interrupts::enable_and_hlt();
     interrupts::disable();
 }
+
+/// Loads the top-level page table at physical address `root` (CR3), flushing the
+/// non-global TLB entries.
+///
+/// # Safety
+/// `root` must be a top-level table that maps the kernel (code, stacks, data, the
+/// direct map) as the kernel's own table does.
+pub unsafe fn load_page_table(root: u64) {
+    use x86_64::registers::control::{Cr3, Cr3Flags};
+    use x86_64::structures::paging::PhysFrame;
+    let frame = PhysFrame::containing_address(x86_64::PhysAddr::new(root));
+    // SAFETY: the caller vouches that the table maps the kernel.
+    unsafe { Cr3::write(frame, Cr3Flags::empty()) };
+}

@@ -35,3 +35,54 @@ pub fn has_mtrr() -> bool {
 pub fn has_pat() -> bool {
     cpuid(1).edx & LEAF1_EDX_PAT != 0
 }
+
+/// Features of CPUID leaf 7 (structured extended features) the kernel turns on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StructuredFeatures {
+    /// Supervisor-mode execution prevention (leaf 7 EBX bit 7).
+    pub smep: bool,
+    /// Supervisor-mode access prevention (leaf 7 EBX bit 20).
+    pub smap: bool,
+}
+
+/// Leaf 7 subleaf 0, when the CPU has it.
+pub fn structured_features() -> StructuredFeatures {
+    if cpuid(0).eax < 7 {
+        return StructuredFeatures { smep: false, smap: false };
+    }
+    let ebx = core::arch::x86_64::__cpuid_count(7, 0).ebx;
+    StructuredFeatures { smep: ebx & (1 << 7) != 0, smap: ebx & (1 << 20) != 0 }
+}
+
+/// CPUID leaf 1 EDX: what AT_HWCAP tells a program on x86-64 (Linux's ELF_HWCAP).
+pub fn leaf1_edx() -> u32 {
+    cpuid(1).edx
+}
+
+/// 16 bytes for AT_RANDOM: RDRAND when the CPU has it (leaf 1 ECX bit 30), mixed with
+/// the TSC either way.
+pub fn random_bytes() -> [u8; 16] {
+    let has_rdrand = cpuid(1).ecx & (1 << 30) != 0;
+    let mut out = [0u8; 16];
+    for (i, chunk) in out.chunks_mut(8).enumerate() {
+        let mut value = super::cpu::read_tsc().rotate_left(17 * i as u32 + 5) ^ 0x9e37_79b9_7f4a_7c15;
+        if has_rdrand {
+            let mut random = 0u64;
+            // SAFETY: RDRAND exists (checked above); it writes one register and CF.
+            let ok: u8 = unsafe {
+                let ok;
+                core::arch::asm!("rdrand {r}", "setc {ok}", r = out(reg) random, ok = out(reg_byte) ok, options(nomem, nostack));
+                ok
+            };
+            if ok != 0 {
+                value ^= random;
+            }
+        }
+        // splitmix64 finaliser, so a TSC-only value still looks random.
+        value = (value ^ (value >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        value = (value ^ (value >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        value ^= value >> 31;
+        chunk.copy_from_slice(&value.to_le_bytes());
+    }
+    out
+}

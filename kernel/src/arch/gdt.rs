@@ -1,5 +1,9 @@
-//! The GDT and TSS: flat 64-bit kernel segments, plus interrupt stacks (IST) so that a
-//! double fault caused by a stack overflow still has a good stack to report on.
+//! The GDT and TSS: flat 64-bit kernel and user segments, plus interrupt stacks (IST) so
+//! that a double fault caused by a stack overflow still has a good stack to report on.
+//!
+//! The order of the segments is the one SYSCALL and SYSRET need (SDM Vol. 3A, 5.8.8):
+//! kernel code, kernel data (SYSCALL loads STAR[47:32] and +8), then user data and user
+//! code (SYSRET loads STAR[63:48] + 8 and + 16).
 
 use core::cell::UnsafeCell;
 
@@ -35,26 +39,57 @@ fn stack_top(stack: &'static IstStack) -> VirtAddr {
     VirtAddr::from_ptr(stack.0.get().cast::<u8>().wrapping_add(IST_STACK_SIZE))
 }
 
-static TSS: Lazy<TaskStateSegment> = Lazy::new(|| {
+/// The TSS, in a cell: RSP0 (the stack the CPU switches to on an interrupt from ring 3)
+/// changes with the process that runs.
+struct Tss(UnsafeCell<TaskStateSegment>);
+
+// SAFETY: the only write after start-up is `set_kernel_stack`'s, of one aligned u64,
+// made with interrupts off on the only CPU; the CPU reads the field on ring changes.
+unsafe impl Sync for Tss {}
+
+static TSS: Lazy<Tss> = Lazy::new(|| {
     let mut tss = TaskStateSegment::new();
     tss.interrupt_stack_table[usize::from(DOUBLE_FAULT_IST_INDEX)] = stack_top(&DOUBLE_FAULT_STACK);
     tss.interrupt_stack_table[usize::from(NMI_MCE_IST_INDEX)] = stack_top(&NMI_MCE_STACK);
-    tss
+    Tss(UnsafeCell::new(tss))
 });
 
-struct Selectors {
-    code: SegmentSelector,
-    data: SegmentSelector,
+/// The selectors of the GDT's segments.
+#[derive(Clone, Copy, Debug)]
+pub struct Selectors {
+    pub kernel_code: SegmentSelector,
+    pub kernel_data: SegmentSelector,
+    pub user_data: SegmentSelector,
+    pub user_code: SegmentSelector,
     tss: SegmentSelector,
 }
 
 static GDT: Lazy<(GlobalDescriptorTable, Selectors)> = Lazy::new(|| {
     let mut gdt = GlobalDescriptorTable::new();
-    let code = gdt.append(Descriptor::kernel_code_segment());
-    let data = gdt.append(Descriptor::kernel_data_segment());
-    let tss = gdt.append(Descriptor::tss_segment(&TSS));
-    (gdt, Selectors { code, data, tss })
+    let kernel_code = gdt.append(Descriptor::kernel_code_segment());
+    let kernel_data = gdt.append(Descriptor::kernel_data_segment());
+    let user_data = gdt.append(Descriptor::user_data_segment());
+    let user_code = gdt.append(Descriptor::user_code_segment());
+    // SAFETY: the TSS lives in a static for the rest of the run and is only changed
+    // through `set_kernel_stack`, a field the CPU reads but never writes.
+    let tss = gdt.append(unsafe { Descriptor::tss_segment_unchecked(TSS.0.get()) });
+    (gdt, Selectors { kernel_code, kernel_data, user_data, user_code, tss })
 });
+
+/// The GDT's selectors (user selectors with RPL 3).
+pub fn selectors() -> Selectors {
+    GDT.1
+}
+
+/// Sets TSS.RSP0: the kernel stack the CPU switches to when an interrupt or exception
+/// arrives in ring 3. `top` must be the top of a stack that stays mapped while ring-3
+/// code can run; the process code passes its kernel stack.
+pub fn set_kernel_stack(top: u64) {
+    super::cpu::without_interrupts(|| {
+        // SAFETY: see `Tss`'s Sync: one aligned u64 field, interrupts off, one CPU.
+        unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new_truncate(top) };
+    });
+}
 
 /// Loads the GDT, reloads the segment registers and loads the TSS.
 pub fn init() {
@@ -64,10 +99,10 @@ pub fn init() {
     // static for the rest of the run; the code segment is a 64-bit kernel segment and
     // the data segment a writable kernel one, as CS/SS/DS/ES require.
     unsafe {
-        CS::set_reg(selectors.code);
-        SS::set_reg(selectors.data);
-        DS::set_reg(selectors.data);
-        ES::set_reg(selectors.data);
+        CS::set_reg(selectors.kernel_code);
+        SS::set_reg(selectors.kernel_data);
+        DS::set_reg(selectors.kernel_data);
+        ES::set_reg(selectors.kernel_data);
         load_tss(selectors.tss);
     }
 }
@@ -80,14 +115,26 @@ mod tests {
     #[ktest]
     fn segment_registers_hold_our_selectors() {
         let (_, selectors) = &*GDT;
-        assert_eq!(CS::get_reg(), selectors.code);
-        assert_eq!(SS::get_reg(), selectors.data);
+        assert_eq!(CS::get_reg(), selectors.kernel_code);
+        assert_eq!(SS::get_reg(), selectors.kernel_data);
+    }
+
+    #[ktest]
+    fn the_segments_are_in_the_order_syscall_and_sysret_need() {
+        let s = selectors();
+        assert_eq!(s.kernel_data.0, s.kernel_code.0 + 8);
+        // SYSRET: SS = STAR[63:48] + 8, CS = STAR[63:48] + 16, both with RPL 3.
+        assert_eq!(s.user_data.0 & !3, s.kernel_data.0 + 8);
+        assert_eq!(s.user_code.0 & !3, s.kernel_data.0 + 16);
+        assert_eq!(s.user_code.0 & 3, 3);
+        assert_eq!(s.user_data.0 & 3, 3);
     }
 
     #[ktest]
     fn double_faults_have_their_own_stack() {
         // The TSS is packed: copy the table out before looking at it.
-        let table = { TSS.interrupt_stack_table };
+        // SAFETY: a read of the table; nothing writes it after start-up.
+        let table = unsafe { (*TSS.0.get()).interrupt_stack_table };
         let top = table[usize::from(DOUBLE_FAULT_IST_INDEX)];
         assert_eq!(top, stack_top(&DOUBLE_FAULT_STACK));
         assert_eq!(top.as_u64() % 16, 0, "IST stacks must be 16-byte aligned");

@@ -123,6 +123,15 @@ impl fmt::Display for PageFaultCause {
     }
 }
 
+/// An exception raised by ring-3 code ends the process, not the kernel: hands it to the
+/// process layer (which never returns here).
+fn from_user(frame: &InterruptStackFrame, vector: u8, address: u64, error_code: u64) {
+    if frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3 {
+        let rip = frame.instruction_pointer.as_u64();
+        super::usermode::user_fault(super::usermode::UserFault { vector, rip, address, error_code });
+    }
+}
+
 fn fatal(report: ExceptionReport<'_>) -> ! {
     panic!("{report}")
 }
@@ -131,6 +140,7 @@ fn fatal(report: ExceptionReport<'_>) -> ! {
 macro_rules! fatal_handlers {
     ($($handler:ident => $mnemonic:literal, $name:literal, $vector:literal;)*) => {$(
         extern "x86-interrupt" fn $handler(frame: InterruptStackFrame) {
+            from_user(&frame, $vector, 0, 0);
             fatal(ExceptionReport {
                 mnemonic: $mnemonic, name: $name, vector: $vector, frame: &frame,
                 error_code: None, page_fault: None,
@@ -143,6 +153,7 @@ macro_rules! fatal_handlers {
 macro_rules! fatal_handlers_with_code {
     ($($handler:ident => $mnemonic:literal, $name:literal, $vector:literal;)*) => {$(
         extern "x86-interrupt" fn $handler(frame: InterruptStackFrame, error_code: u64) {
+            from_user(&frame, $vector, 0, error_code);
             fatal(ExceptionReport {
                 mnemonic: $mnemonic, name: $name, vector: $vector, frame: &frame,
                 error_code: Some(error_code), page_fault: None,
@@ -200,6 +211,7 @@ extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
 
 /// A non-canonical address raises #GP, not #PF: fault-safe accesses recover from both.
 extern "x86-interrupt" fn general_protection_fault(mut frame: InterruptStackFrame, error_code: u64) {
+    from_user(&frame, 13, 0, error_code);
     if extable::fixup(&mut frame) {
         return;
     }
@@ -214,6 +226,8 @@ extern "x86-interrupt" fn general_protection_fault(mut frame: InterruptStackFram
 }
 
 extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, error_code: PageFaultErrorCode) {
+    let address = Cr2::read_raw();
+    from_user(&frame, 14, address, error_code.bits());
     if extable::fixup(&mut frame) {
         return;
     }
@@ -227,8 +241,11 @@ extern "x86-interrupt" fn page_fault(mut frame: InterruptStackFrame, error_code:
     })
 }
 
-extern "x86-interrupt" fn timer_interrupt(_frame: InterruptStackFrame) {
+extern "x86-interrupt" fn timer_interrupt(frame: InterruptStackFrame) {
     timer::on_tick();
+    if frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3 {
+        super::usermode::user_tick();
+    }
 }
 
 extern "x86-interrupt" fn com1_interrupt(_frame: InterruptStackFrame) {

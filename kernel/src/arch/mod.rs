@@ -17,6 +17,7 @@ pub mod portio;
 pub mod qemu;
 pub mod serial;
 pub mod timer;
+pub mod usermode;
 
 /// Brings the CPU into the state the rest of the kernel expects: serial console first
 /// (so that everything after it can report), then segments, exceptions and the timer.
@@ -25,6 +26,7 @@ pub fn init() {
     gdt::init();
     idt::init();
     cpu::enable_protection_features();
+    usermode::init();
     pic::init();
     timer::init();
     serial::enable_receive_interrupts();

@@ -70,6 +70,39 @@ pub fn enable_receive_interrupts() {
     super::pic::unmask(super::pic::COM1_IRQ);
 }
 
+/// The interrupt character (Ctrl-C, ETX).
+const CTRL_C: u8 = 0x03;
+
+/// Set when Ctrl-C arrives; see [`take_interrupt`].
+static INTERRUPT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether Ctrl-C arrived since the last call, clearing it. Input typed before and up
+/// to the Ctrl-C is discarded, as a terminal flushes its input on an interrupt.
+pub fn take_interrupt() -> bool {
+    if !INTERRUPT.swap(false, core::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    super::cpu::without_interrupts(|| {
+        let mut rx = RX.lock();
+        let position = (0..rx.len).find(|&i| rx.bytes[(rx.head + i) % RX_CAPACITY] == CTRL_C);
+        if let Some(i) = position {
+            rx.head = (rx.head + i + 1) % RX_CAPACITY;
+            rx.len -= i + 1;
+        }
+    });
+    true
+}
+
+/// Marks Ctrl-C as pending again (a reader that took it hands it on).
+pub fn set_interrupt() {
+    INTERRUPT.store(true, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether Ctrl-C arrived and was not taken yet.
+pub fn interrupt_pending() -> bool {
+    INTERRUPT.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// IRQ 4: moves every received byte into the ring, or pauses reception when it is full.
 pub(super) fn on_interrupt() {
     let mut guard = COM1.lock();
@@ -77,6 +110,11 @@ pub(super) fn on_interrupt() {
     let mut rx = RX.lock();
     while rx.len < RX_CAPACITY {
         let Ok(byte) = uart.try_receive_byte() else { return };
+        if byte == CTRL_C {
+            // Queued in order (the line editor reads it as a key), and flagged at once
+            // for whoever runs meanwhile (a tool, a program) to see.
+            INTERRUPT.store(true, core::sync::atomic::Ordering::Relaxed);
+        }
         let tail = (rx.head + rx.len) % RX_CAPACITY;
         rx.bytes[tail] = byte;
         rx.len += 1;
@@ -95,6 +133,10 @@ pub fn read_byte() -> Option<u8> {
         let byte = rx.bytes[rx.head];
         rx.head = (rx.head + 1) % RX_CAPACITY;
         rx.len -= 1;
+        if byte == CTRL_C {
+            // Read as a key: handled by the reader.
+            INTERRUPT.store(false, core::sync::atomic::Ordering::Relaxed);
+        }
         if rx.paused && rx.len < RX_CAPACITY / 2 {
             rx.paused = false;
             if let Some(uart) = COM1.lock().as_mut() {

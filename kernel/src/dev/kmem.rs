@@ -24,7 +24,7 @@ impl Kmem {
         let mut moved = 0;
         for (va, len) in page_chunks(offset, buf.len()) {
             let Some(page) = query::query(va) else { return partial(moved, Errno::EFAULT) };
-            if write && !page.writable {
+            if write && (!page.writable || is_kernel_read_only(page.phys, len)) {
                 return partial(moved, Errno::EFAULT);
             }
             let done = if page.ram {
@@ -49,6 +49,16 @@ impl Kmem {
         }
         Ok(moved)
     }
+}
+
+/// Whether [phys, phys+len) touches the kernel image's code or read-only data: those
+/// frames stay read-only through every alias (the direct map maps them writable).
+fn is_kernel_read_only(phys: u64, len: usize) -> bool {
+    use mm_core::physmap::KernelSection;
+    let end = phys.saturating_add(len as u64);
+    crate::mm::physmap::map().sections().iter().any(|s| {
+        matches!(s.section, KernelSection::Code | KernelSection::Rodata) && s.start < end && phys < s.end
+    })
 }
 
 impl FileOps for Kmem {

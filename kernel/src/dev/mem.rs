@@ -98,6 +98,9 @@ pub fn page_access(phys: u64) -> KResult<PageAccess> {
     devmem::page_access(phys, map.page_overlaps_ram(phys), strict(), physmap::max_phys_addr_bits())
 }
 
+/// The longest /dev/mem mapping made in one call (1 GiB).
+pub const MAX_MMAP_LEN: u64 = 1 << 30;
+
 pub struct Mem {
     /// Opened with O_SYNC or O_DSYNC: mmap is uncached.
     pub opened_sync: bool,
@@ -167,6 +170,11 @@ impl FileOps for Mem {
     fn mmap(&self, offset: u64, len: u64, prot: u32, flags: u32, _caller: &Caller) -> KResult<Mapping> {
         let max_bits = physmap::max_phys_addr_bits();
         devmem::check_mmap(offset, len, flags, max_bits)?;
+        // The pages are walked, typed and registered one by one: a length whose
+        // bookkeeping the kernel cannot afford is ENOMEM, before anything is allocated.
+        if len > MAX_MMAP_LEN {
+            return Err(Errno::ENOMEM);
+        }
         let pages = len.div_ceil(4096);
         for page in 0..pages {
             page_access(offset + page * 4096)?;

@@ -3,6 +3,7 @@
 //! with `mknod` anywhere reaches the same driver.
 
 mod access;
+pub mod console;
 pub mod kmem;
 pub mod mem;
 pub mod memrange;
@@ -18,7 +19,11 @@ use crate::vfs::ops::{Caller, CharDriver, FileOps};
 
 /// The driver for `major`, if there is one.
 pub fn driver(major: u32) -> Option<&'static dyn CharDriver> {
-    (major == MEM_MAJOR).then_some(&MemDevices as &dyn CharDriver)
+    match major {
+        MEM_MAJOR => Some(&MemDevices),
+        vfs_core::devnum::TTYAUX_MAJOR => Some(&console::ConsoleDriver),
+        _ => None,
+    }
 }
 
 struct MemDevices;

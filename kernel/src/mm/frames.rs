@@ -30,6 +30,28 @@ impl FrameStats {
 
 static MANAGED: spin::Once<u64> = spin::Once::new();
 
+/// The most usable regions the allocator keeps track of; past it, the rest is left out
+/// with a warning (never silently).
+const MAX_REGIONS: usize = 64;
+
+/// The frames the allocator manages: usable RAM ranges [start, end), less the bitmap's
+/// own storage. `free` refuses any other frame.
+struct Managed {
+    ranges: [(u64, u64); MAX_REGIONS],
+    count: usize,
+    storage: (u64, u64),
+}
+
+static MANAGED_RANGES: spin::Once<Managed> = spin::Once::new();
+
+/// Whether the allocator manages the frame at `phys` (and so may take it back).
+pub fn manages(phys: u64) -> bool {
+    MANAGED_RANGES.get().is_some_and(|m| {
+        !(m.storage.0..m.storage.1).contains(&phys)
+            && m.ranges[..m.count].iter().any(|&(start, end)| (start..end).contains(&phys))
+    })
+}
+
 pub(super) fn init(boot_info: &BootInfo) {
     let usable = || {
         boot_info.memory_regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable).map(|r| {
@@ -51,7 +73,15 @@ pub(super) fn init(boot_info: &BootInfo) {
     let words_slice = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(storage) as *mut u64, words) };
     let mut bitmap = FrameBitmap::new(words_slice, frames);
     let mut managed = 0;
+    let mut ranges = [(0u64, 0u64); MAX_REGIONS];
+    let mut count = 0;
     for (start, end) in usable() {
+        if count == MAX_REGIONS {
+            log::warn!("frames: more than {MAX_REGIONS} usable regions; {start:#x}-{end:#x} is not used");
+            continue;
+        }
+        ranges[count] = (start, end);
+        count += 1;
         for frame in (start / PAGE_SIZE)..(end / PAGE_SIZE) {
             let phys = frame * PAGE_SIZE;
             if (storage..storage + storage_frames * PAGE_SIZE).contains(&phys) {
@@ -63,6 +93,11 @@ pub(super) fn init(boot_info: &BootInfo) {
         }
     }
     MANAGED.call_once(|| managed);
+    MANAGED_RANGES.call_once(|| Managed {
+        ranges,
+        count,
+        storage: (storage, storage + storage_frames * PAGE_SIZE),
+    });
     *FRAMES.lock() = Some(bitmap);
 }
 
@@ -88,7 +123,9 @@ pub fn allocate_zeroed() -> Option<u64> {
 /// Returns a frame to the allocator. Errors (and changes nothing) for a frame it does
 /// not manage or that is already free.
 pub fn free(phys: u64) -> Result<(), FrameError> {
-    if !phys.is_multiple_of(PAGE_SIZE) || phys < FIRST_ALLOCATABLE {
+    // A frame the allocator never handed out (firmware, the bootloader's tables, the
+    // kernel image, the bitmap itself) is refused, not taken in.
+    if !phys.is_multiple_of(PAGE_SIZE) || phys < FIRST_ALLOCATABLE || !manages(phys) {
         return Err(FrameError::OutOfRange);
     }
     with_bitmap(|bitmap| bitmap.free(phys / PAGE_SIZE))
@@ -131,6 +168,30 @@ mod tests {
             free(phys).unwrap();
         }
         assert_eq!(stats(), before);
+    }
+
+    #[ktest]
+    fn frames_the_allocator_never_managed_are_refused() {
+        let before = stats();
+        // The kernel's current page table (the bootloader made it), the frame holding the
+        // kernel's code, the bitmap's storage, the first MiB, a frame past RAM.
+        let root = crate::mm::paging::kernel_root();
+        let code = crate::mm::paging::translate(
+            frames_are_never_handed_out_twice_and_all_come_back as *const () as u64,
+        )
+        .expect("the kernel's code is mapped")
+        .phys
+            & !(PAGE_SIZE - 1);
+        let storage = MANAGED_RANGES.get().expect("init ran").storage.0;
+        for phys in [root, code, storage, 0x9f000, 0x1_0000_0000_0000] {
+            assert!(!manages(phys), "{phys:#x} is not the allocator's");
+            assert_eq!(free(phys), Err(FrameError::OutOfRange), "{phys:#x}");
+        }
+        assert_eq!(stats(), before, "nothing was taken in");
+        // A frame it did hand out comes back.
+        let frame = allocate().expect("a frame");
+        assert!(manages(frame));
+        assert_eq!(free(frame), Ok(()));
     }
 
     /// Prints the rate for the record; speed targets belong to `cargo xtask bench`.

@@ -1,8 +1,9 @@
 //! The kernel's virtual address space.
 //!
 //! ```text
-//! 0x0000_0000_0000_0000  lower half: the bootloader's boot info, boot stack, framebuffer
+//! 0x0000_0000_0000_0000  lower half: the running process's (see mm::uspace)
 //! 0xffff_8000_0000_0000  direct map: all physical memory, at DIRECT_MAP_BASE + phys
+//! 0xffff_a000_0000_0000  the bootloader's boot info, boot stack and ramdisk
 //! 0xffff_c000_0000_0000  window: physical ranges mapped on demand with a chosen type
 //! 0xffff_e000_0000_0000  kernel heap, grown on demand
 //! 0xffff_ffff_8000_0000  the kernel image (KERNEL_BASE)
@@ -10,6 +11,12 @@
 
 /// Where the bootloader maps all of physical memory (Linux puts its direct map here too).
 pub const DIRECT_MAP_BASE: u64 = 0xffff_8000_0000_0000;
+/// The range where the bootloader puts what it maps besides the kernel and the direct
+/// map (boot info, boot stack, ramdisk): kept out of the lower half, which processes own.
+pub const BOOTLOADER_DYNAMIC_BASE: u64 = 0xffff_a000_0000_0000;
+pub const BOOTLOADER_DYNAMIC_END: u64 = 0xffff_bfff_ffff_ffff;
+/// The lower half: addresses below this are user addresses.
+pub const USER_END: u64 = crate::arch::usermode::USER_END;
 /// Start and size of the window for `map_phys_range`.
 pub const WINDOW_BASE: u64 = 0xffff_c000_0000_0000;
 pub const WINDOW_SIZE: u64 = 512 << 30;

@@ -13,6 +13,7 @@ pub mod paging;
 pub mod physmap;
 pub mod query;
 pub mod registry;
+pub mod uspace;
 pub mod window;
 
 use bootloader_api::BootInfo;
@@ -28,6 +29,7 @@ pub fn init(boot_info: &'static BootInfo) -> [u64; 3] {
     let offset = boot_info.physical_memory_offset.into_option();
     assert_eq!(offset, Some(DIRECT_MAP_BASE), "the bootloader must map physical memory at DIRECT_MAP_BASE");
     let now = crate::arch::timer::uptime_ns;
+    paging::init();
     physmap::init(boot_info);
     let physmap_done = now();
     frames::init(boot_info);
@@ -49,4 +51,22 @@ fn direct_map_slice(phys: u64, len: u64) -> &'static [u8] {
     // SAFETY: callers pass ranges inside RAM that the bootloader filled and nobody
     // writes afterwards; the direct map covers all of it.
     unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, len as usize) }
+}
+
+/// The ramdisk the bootloader loaded (a cpio archive: the programs of /bin), if any.
+/// The bootloader maps it read-only in the kernel half and marks its frames as its own,
+/// so the frame allocator never hands them out and nothing writes them.
+pub fn ramdisk(boot_info: &'static BootInfo) -> Option<&'static [u8]> {
+    let addr = boot_info.ramdisk_addr.into_option()?;
+    let len = usize::try_from(boot_info.ramdisk_len).ok()?;
+    if len == 0
+        || addr < layout::BOOTLOADER_DYNAMIC_BASE
+        || addr.checked_add(len as u64)? > layout::BOOTLOADER_DYNAMIC_END
+    {
+        return None;
+    }
+    // SAFETY: the bootloader mapped [addr, addr+len) for the kernel before entering it,
+    // in the range reserved for its mappings (checked above), and never unmaps or
+    // writes it afterwards; its frames are not the allocator's.
+    Some(unsafe { core::slice::from_raw_parts(addr as *const u8, len) })
 }

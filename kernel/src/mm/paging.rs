@@ -9,6 +9,28 @@ use spin::Mutex;
 use super::{frames, phys_to_virt};
 use crate::arch::cpu;
 
+/// The kernel's top-level table (CR3 at boot). Kernel-half addresses are always walked
+/// from it, even while a process's table is loaded: a process's top-level table shares
+/// the kernel's entries 256..511 (see mm::uspace), so changes below them are seen in
+/// both, and tables directly under the top level are never freed.
+static KERNEL_ROOT: spin::Once<u64> = spin::Once::new();
+
+/// Records the kernel's top-level table; called once by mm::init.
+pub(super) fn init() {
+    KERNEL_ROOT.call_once(cpu::page_table_root);
+}
+
+/// The kernel's top-level table's physical address.
+pub fn kernel_root() -> u64 {
+    *KERNEL_ROOT.get().expect("mm::init recorded the kernel's page table")
+}
+
+/// The top-level table to walk for `va`: the kernel's for the kernel half, the loaded
+/// one (a process's, or the kernel's) for the lower half.
+fn root_for(va: u64) -> u64 {
+    if va >= super::layout::DIRECT_MAP_BASE { kernel_root() } else { cpu::page_table_root() }
+}
+
 /// Serializes changes to the page tables. Lookups do not take it: tables are never
 /// freed, so a walk only ever sees valid tables.
 static LOCK: Mutex<()> = Mutex::new(());
@@ -68,7 +90,7 @@ fn find_leaf(va: u64) -> Option<(u64, usize, Level)> {
     if !pte::is_canonical(va) {
         return None;
     }
-    let mut table = cpu::page_table_root();
+    let mut table = root_for(va);
     let mut level = Level::Pml4;
     loop {
         let index = pte::table_index(va, level);
@@ -115,7 +137,7 @@ pub fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result
     }
     let _guard = LOCK.lock();
     let leaf_level = Level::of_leaf(size);
-    let mut table = cpu::page_table_root();
+    let mut table = root_for(va);
     let mut level = Level::Pml4;
     while level != leaf_level {
         let index = pte::table_index(va, level);
@@ -146,7 +168,7 @@ pub fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result
 /// allocation. For a mapping reused many times a second.
 pub fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(), MapError> {
     let _guard = LOCK.lock();
-    let mut table = cpu::page_table_root();
+    let mut table = root_for(va);
     let mut level = Level::Pml4;
     while level != Level::Pt {
         let entry = read(table, pte::table_index(va, level));
@@ -181,7 +203,7 @@ pub fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
     // The tables from the root down to the leaf, with the index used in each.
     let mut path = [(0u64, 0usize); 4];
     let mut depth = 0;
-    let mut table = cpu::page_table_root();
+    let mut table = root_for(va);
     let mut level = Level::Pml4;
     loop {
         let index = pte::table_index(va, level);
@@ -205,8 +227,9 @@ pub fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
     let entry = read(leaf_table, leaf_index);
     write(leaf_table, leaf_index, Entry::EMPTY);
     flush(va, size);
-    // Free the tables this left empty, bottom up (never the root).
-    for d in (1..depth).rev() {
+    // Free the tables this left empty, bottom up; never the root, nor the tables
+    // directly under it, which processes' top-level tables share.
+    for d in (2..depth).rev() {
         let (table, _) = path[d];
         if (0..ENTRIES).any(|i| read(table, i).is_present()) {
             break;

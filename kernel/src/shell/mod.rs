@@ -22,15 +22,21 @@ const NOT_FOUND: i32 = 127;
 /// The status after Ctrl-C (128 + SIGINT), as shells set `$?`.
 const INTERRUPTED: i32 = 130;
 
-/// Runs the shell on the console, as root, forever (`poweroff` ends the machine).
+/// Runs the shell on the console, as root, until `poweroff`, `exit` or the end of
+/// input (Ctrl-D on an empty line, or the end of a piped script).
 pub fn run() -> ! {
     let mut ctx = Context::new(Credentials::ROOT);
     let mut editor = LineEditor::default();
     let mut status = 0;
     loop {
-        print!("{}", if ctx.cred().is_root() { "# " } else { "$ " });
-        status = match editor.read_line() {
+        let prompt = if ctx.cred().is_root() { "# " } else { "$ " };
+        print!("{prompt}");
+        status = match editor.read_line(prompt) {
             Line::Interrupted => INTERRUPTED,
+            Line::EndOfInput => {
+                crate::console::ensure_line_start();
+                ctx.shutdown(status)
+            }
             Line::Complete(text) => execute_line(&mut ctx, &text, status),
         };
     }
@@ -40,8 +46,11 @@ pub fn run() -> ! {
 pub fn execute_line(ctx: &mut Context, text: &str, last_status: i32) -> i32 {
     match split_line(text, last_status) {
         Ok(words) if words.is_empty() => last_status,
+        Ok(words) if words[0] == "exit" => exit(ctx, &words, last_status),
         Ok(words) => match redirection(&words) {
-            Some((command, path)) if !command.is_empty() => execute_to_file(ctx, command, path),
+            Some((command, path, append)) if !command.is_empty() => {
+                execute_to_file(ctx, command, path, append)
+            }
             Some(_) => {
                 print!("sh: syntax error: nothing to redirect\n");
                 2
@@ -55,32 +64,118 @@ pub fn execute_line(ctx: &mut Context, text: &str, last_status: i32) -> i32 {
     }
 }
 
-/// `COMMAND... > FILE`: the command and the file, when the line ends with a redirection.
-fn redirection(words: &[String]) -> Option<(&[String], &str)> {
+/// `exit [N]`: ends the session with status N (the last status without one), as sh.
+fn exit(ctx: &mut Context, words: &[String], last_status: i32) -> i32 {
+    let status = match words {
+        [_] => last_status,
+        [_, n] => match n.parse::<i64>() {
+            Ok(n) => (n & 0xff) as i32,
+            Err(_) => {
+                print!("sh: exit: Illegal number: {n}\n");
+                return 2;
+            }
+        },
+        _ => {
+            print!("sh: exit: too many arguments\n");
+            return 1;
+        }
+    };
+    ctx.shutdown(status)
+}
+
+/// `COMMAND... > FILE` or `>> FILE`: the command, the file, and whether to append.
+fn redirection(words: &[String]) -> Option<(&[String], &str, bool)> {
     match words {
-        [command @ .., op, path] if op == ">" || op == ">>" => Some((command, path.as_str())),
+        [command @ .., op, path] if op == ">" || op == ">>" => Some((command, path.as_str(), op == ">>")),
         _ => None,
     }
 }
 
-/// Runs a command with its console output written to `path` (opened for writing, as
-/// the command's user: `sh: PATH: Permission denied` when not allowed).
-fn execute_to_file(ctx: &mut Context, command: &[String], path: &str) -> i32 {
-    let fd = match ctx.open(path, vfs_core::flags::O_WRONLY, 0o644) {
+/// The credentials a command runs with: the context's, or `runas USER`'s.
+fn command_credentials(ctx: &Context, command: &[String]) -> Credentials {
+    match command {
+        [runas, user, _, ..] if runas == "runas" && ctx.cred().is_root() => {
+            shell_core::users::resolve_user(user).unwrap_or(*ctx.cred())
+        }
+        _ => *ctx.cred(),
+    }
+}
+
+/// A redirection's file and what is waiting to go to it: output is written a line at
+/// a time (as echo writes a line in one write, which /proc files expect), or every
+/// [`SINK_CHUNK`] bytes for long lines, so memory stays bounded whatever a command prints.
+struct Sink {
+    ctx: Context,
+    fd: crate::vfs::Fd,
+    pending: Vec<u8>,
+    error: Option<errno::Errno>,
+}
+
+/// The most a redirection holds before writing.
+const SINK_CHUNK: usize = 4096;
+
+impl Sink {
+    fn take(&mut self, bytes: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        self.pending.extend_from_slice(bytes);
+        let cut = if self.pending.len() >= SINK_CHUNK {
+            self.pending.len()
+        } else {
+            self.pending.iter().rposition(|&b| b == b'\n').map_or(0, |at| at + 1)
+        };
+        if cut > 0 {
+            let chunk: Vec<u8> = self.pending.drain(..cut).collect();
+            self.write(&chunk);
+        }
+    }
+
+    fn write(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() && self.error.is_none() {
+            match self.ctx.write_from_slice(self.fd, bytes) {
+                Ok(0) => self.error = Some(errno::Errno::ENOSPC),
+                Ok(n) => bytes = &bytes[n..],
+                Err(errno) => self.error = Some(errno),
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Option<errno::Errno> {
+        let rest = core::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.write(&rest);
+        }
+        let _ = self.ctx.close(self.fd);
+        self.error
+    }
+}
+
+/// Runs a command with its console output going to `path`, opened for writing with the
+/// command's credentials (`sh: PATH: Permission denied` when they do not allow it).
+/// The output streams into the file as it is printed.
+fn execute_to_file(ctx: &mut Context, command: &[String], path: &str, append: bool) -> i32 {
+    let mut file_ctx = Context::new(command_credentials(ctx, command));
+    let flags = vfs_core::flags::O_WRONLY
+        | vfs_core::flags::O_CREAT
+        | if append { vfs_core::flags::O_APPEND } else { vfs_core::flags::O_TRUNC };
+    let fd = match file_ctx.open(path, flags, 0o644) {
         Ok(fd) => fd,
         Err(errno) => {
             print!("sh: {path}: {}\n", errno.text());
             return 1;
         }
     };
-    crate::console::begin_capture();
+    let sink =
+        alloc::sync::Arc::new(spin::Mutex::new(Sink { ctx: file_ctx, fd, pending: Vec::new(), error: None }));
+    let writer = sink.clone();
+    crate::console::begin_capture(alloc::boxed::Box::new(move |bytes: &[u8]| writer.lock().take(bytes)));
     let status = execute(ctx, command);
-    let output = crate::console::end_capture();
-    let written = ctx.write(fd, crate::vfs::UserBuf::from_slice(&output));
-    let _ = ctx.close(fd);
-    match written {
-        Ok(_) => status,
-        Err(errno) => {
+    drop(crate::console::end_capture());
+    let error = sink.lock().finish();
+    match error {
+        None => status,
+        Some(errno) => {
             print!("sh: write error: {}\n", errno.text());
             1
         }
@@ -91,22 +186,67 @@ fn execute_to_file(ctx: &mut Context, command: &[String], path: &str) -> i32 {
 pub fn execute(ctx: &mut Context, words: &[String]) -> i32 {
     let name = words[0].as_str();
     if name == "runas" {
-        return runas(words);
+        return runas(ctx, words);
     }
     match tools::find(name) {
         Some(tool) => (tool.run)(ctx, words),
-        None => {
+        None => run_program(ctx, words),
+    }
+}
+
+/// The environment programs start with.
+const ENVIRONMENT: [&str; 3] = ["PATH=/bin", "HOME=/", "TERM=vt100"];
+
+/// A command that is not built in: a program from /bin (or a path), run as a process
+/// with the context's credentials; the shell waits for it. `$?` is its exit status, or
+/// 128 + the signal that ended it (with sh's message for a fault).
+fn run_program(ctx: &mut Context, words: &[String]) -> i32 {
+    let name = words[0].as_str();
+    let path = if name.contains('/') { String::from(name) } else { alloc::format!("/bin/{name}") };
+    if !name.contains('/') && ctx.stat(&path).is_err() {
+        print!("sh: {name}: not found\n");
+        return NOT_FOUND;
+    }
+    let envp: Vec<String> = ENVIRONMENT.iter().map(|&v| String::from(v)).collect();
+    match crate::proc::run(*ctx.cred(), &path, words, &envp, "/") {
+        Ok(status) => {
+            if let crate::proc::ExitStatus::Signaled(signal) = status {
+                if signal == crate::proc::SIGINT {
+                    // What a terminal echoes for the interrupt character.
+                    print!("^C");
+                }
+                crate::console::ensure_line_start();
+                if let Some(message) = crate::proc::signal_message(signal) {
+                    print!("{message}\n");
+                }
+                if let Some(report) = crate::proc::take_fault_report() {
+                    print!("{report}\n");
+                }
+            }
+            status.shell_status()
+        }
+        Err(errno::Errno::ENOENT) => {
             print!("sh: {name}: not found\n");
             NOT_FOUND
+        }
+        Err(errno::Errno::ENOEXEC) => 126,
+        Err(errno) => {
+            print!("sh: {name}: {}\n", errno.text());
+            126
         }
     }
 }
 
-/// `runas USER COMMAND [ARGS...]`: one command with USER's uid, gid and groups.
-fn runas(words: &[String]) -> i32 {
+/// `runas USER COMMAND [ARGS...]`: one command with USER's uid, gid and groups. For
+/// root only, as su and sudo are: anyone else gets EPERM.
+fn runas(ctx: &Context, words: &[String]) -> i32 {
     if shell_core::args::wants_help(&words[1..2.min(words.len())]) || words.len() < 3 {
         print!("usage: runas USER COMMAND [ARGS...]\n");
         return if words.len() >= 2 && shell_core::args::wants_help(&words[1..2]) { 0 } else { 1 };
+    }
+    if !ctx.cred().is_root() {
+        print!("runas: {}\n", errno::Errno::EPERM.text());
+        return 1;
     }
     let Some(cred) = shell_core::users::resolve_user(&words[1]) else {
         print!("runas: {}: unknown user\n", words[1]);

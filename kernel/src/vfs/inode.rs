@@ -20,6 +20,10 @@ pub enum InodeKind {
     Directory(Mutex<BTreeMap<String, Arc<Inode>>>),
     CharDevice(DevNum),
     Proc(ProcOpen),
+    /// A read-only regular file whose bytes live for the whole run (the ramdisk's).
+    StaticFile(&'static [u8]),
+    /// A regular file in RAM (made with O_CREAT; see tmpfs).
+    RamFile(Arc<super::tmpfs::RamFile>),
 }
 
 /// Owner, group and permission bits: what chown and chmod change.
@@ -78,19 +82,24 @@ impl Inode {
         match self.kind {
             InodeKind::Directory(_) => S_IFDIR,
             InodeKind::CharDevice(_) => S_IFCHR,
-            InodeKind::Proc(_) => S_IFREG,
+            InodeKind::Proc(_) | InodeKind::StaticFile(_) | InodeKind::RamFile(_) => S_IFREG,
         }
     }
 
     pub fn stat(&self) -> Stat {
         let owner = *self.owner.lock();
+        let size = match &self.kind {
+            InodeKind::StaticFile(bytes) => bytes.len() as u64,
+            InodeKind::RamFile(file) => file.len(),
+            _ => 0,
+        };
         let (nlink, rdev) = match &self.kind {
             InodeKind::Directory(entries) => {
                 let subdirs = entries.lock().values().filter(|child| child.is_directory()).count();
                 (2 + subdirs as u32, 0)
             }
             InodeKind::CharDevice(dev) => (1, dev.encode()),
-            InodeKind::Proc(_) => (1, 0),
+            InodeKind::Proc(_) | InodeKind::StaticFile(_) | InodeKind::RamFile(_) => (1, 0),
         };
         Stat {
             ino: self.ino,
@@ -99,8 +108,14 @@ impl Inode {
             uid: owner.uid,
             gid: owner.gid,
             rdev,
-            size: 0,
+            size,
         }
+    }
+
+    /// Files and directories whose owner and mode belong to the kernel (/proc):
+    /// chmod and chown are EPERM.
+    pub fn is_kernel_owned(&self) -> bool {
+        matches!(self.kind, InodeKind::Proc(_)) || (self.fixed && self.is_directory())
     }
 
     /// The entry `name` of this directory.

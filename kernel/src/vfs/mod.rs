@@ -9,6 +9,8 @@ mod context;
 pub mod inode;
 pub mod ops;
 pub mod procfs;
+pub mod ramfs;
+pub mod tmpfs;
 pub mod userbuf;
 
 use alloc::string::ToString;
@@ -22,7 +24,7 @@ use vfs_core::devnum::MEM_NODES;
 use vfs_core::path;
 use vfs_core::perm::{Access, check_permission};
 
-pub use context::{Context, Fd};
+pub use context::{Context, Fd, MAX_FDS};
 pub use inode::Stat;
 use inode::{Inode, InodeKind, Owner};
 pub use userbuf::UserBuf;
@@ -36,7 +38,7 @@ pub fn init() {
     ROOT.call_once(|| {
         let root = Inode::directory(ROOT_DIR, false);
         let dev = Inode::directory(ROOT_DIR, false);
-        for node in MEM_NODES {
+        for node in MEM_NODES.iter().chain(vfs_core::devnum::TTY_NODES) {
             let owner = Owner { uid: node.uid, gid: node.gid, perm: node.mode };
             insert(&dev, node.name, Inode::new(InodeKind::CharDevice(node.dev), owner, false));
         }

@@ -17,6 +17,8 @@ pub enum SeekPolicy {
     Null,
     /// procfs files: SEEK_SET, SEEK_CUR, SEEK_END from `size`.
     Regular { size: u64 },
+    /// Terminals and pipes: lseek is ESPIPE.
+    Pipe,
 }
 
 /// A mapping made by `mmap`, in the kernel's address space for now.

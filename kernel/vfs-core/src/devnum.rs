@@ -95,6 +95,20 @@ pub const MEM_NODES: &[NodeSpec] = &[
     node("allkmem", minor::ALLKMEM, 0o600, 0),
 ];
 
+/// Major number of the terminals (Linux `TTYAUX_MAJOR`): /dev/tty 5,0, /dev/console 5,1.
+pub const TTYAUX_MAJOR: u32 = 5;
+/// /dev/tty: the caller's terminal (here always the console).
+pub const TTY_MINOR: u32 = 0;
+/// /dev/console.
+pub const CONSOLE_MINOR: u32 = 1;
+
+/// The terminal nodes: tty 5,0 0666 (anyone's own terminal), console 5,1 0600 root, as
+/// on Linux.
+pub const TTY_NODES: &[NodeSpec] = &[
+    NodeSpec { name: "console", dev: DevNum::new(TTYAUX_MAJOR, CONSOLE_MINOR), mode: 0o600, uid: 0, gid: 0 },
+    NodeSpec { name: "tty", dev: DevNum::new(TTYAUX_MAJOR, TTY_MINOR), mode: 0o666, uid: 0, gid: 0 },
+];
+
 /// The node of part 0 with minor `minor` under `MEM_MAJOR`; None means open gives ENXIO.
 pub fn node_by_minor(minor: u32) -> Option<&'static NodeSpec> {
     MEM_NODES.iter().find(|node| node.dev.minor == minor)

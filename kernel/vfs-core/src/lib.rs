@@ -5,10 +5,12 @@
 
 extern crate alloc;
 
+pub mod cpio;
 pub mod cred;
 pub mod devmem;
 pub mod devnum;
 pub mod flags;
+pub mod gzip;
 pub mod mode;
 pub mod path;
 pub mod perm;

@@ -21,8 +21,14 @@ const GENERAL: &str =
 fn help_texts_are_freebsd_s() {
     assert_eq!(help_text(None), GENERAL);
     assert_eq!(
+        parse_memcontrol(&["-h".into()]).ok(),
+        Some(Memcontrol::Help { topic: None }),
+        "-h is help, not an unknown command"
+    );
+    assert_eq!(
         help_text(Some("list")),
-        "List current memory range attributes\n    list [-a]\n        -a    list all range slots, even those that are inactive\n"
+        // FreeBSD's text, plus the -o option its list has but its help omits.
+        "List current memory range attributes\n    list [-a] [-o <owner>]\n        -a    list all range slots, even those that are inactive\n        -o    list only the ranges with this owner\n"
     );
     assert_eq!(
         help_text(Some("set")),

@@ -82,3 +82,23 @@ fn pread_refuses_kernel_half_offsets_as_linux_does() {
     assert_eq!(ctx.pread(fd, UserBuf::from_mut_slice(&mut buf), address), Err(Errno::EINVAL));
     assert_eq!(read_at::<4>(&mut ctx, fd, address).map(|r| r.1), Ok(4));
 }
+
+#[ktest]
+fn kernel_read_only_data_stays_read_only_through_the_direct_map() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/kmem", O_RDWR, 0).unwrap();
+    // MESSAGE is in the kernel's read-only data; the direct map aliases its frame.
+    let address = core::hint::black_box(&MESSAGE).as_ptr() as u64;
+    let phys = crate::mm::paging::translate(address).expect("mapped").phys;
+    let alias = crate::mm::phys_to_virt(phys);
+    assert!(crate::mm::query::query(alias).expect("the direct map covers RAM").writable);
+    ctx.lseek(fd, alias as i64, SEEK_SET).unwrap();
+    assert_eq!(ctx.write(fd, UserBuf::from_slice(b"X")), Err(Errno::EFAULT));
+    assert_eq!(read_at::<16>(&mut ctx, fd, alias), Ok((MESSAGE, 16)), "unchanged");
+    // Kernel data stays writable through the alias.
+    static mut DATA: [u8; 8] = [0; 8];
+    let data = core::ptr::addr_of!(DATA) as u64;
+    let data_alias = crate::mm::phys_to_virt(crate::mm::paging::translate(data).expect("mapped").phys);
+    ctx.lseek(fd, data_alias as i64, SEEK_SET).unwrap();
+    assert_eq!(ctx.write(fd, UserBuf::from_slice(b"written!")), Ok(8));
+}

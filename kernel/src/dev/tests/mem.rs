@@ -226,3 +226,19 @@ fn device_writes_work_from_buffers_of_any_alignment() {
         assert_eq!((&back[..], n), (data, 64), "{offset:#x} from +{shift}");
     }
 }
+
+#[ktest]
+fn a_huge_mmap_length_is_enomem_not_a_panic() {
+    let mut ctx = crate::dev::tests::as_user("operator");
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let before = (crate::mm::heap::stats().used, crate::mm::frames::stats().free);
+    // Above RAM, below 2^MAXPHYADDR: every page is allowed, so only the size can refuse it.
+    for len in [1u64 << 36, (1 << 30) + 4096] {
+        assert_eq!(
+            ctx.mmap(fd, 0x100_0000_0000 - (1 << 37), len, PROT_READ, MAP_SHARED),
+            Err(Errno::ENOMEM),
+            "{len:#x}"
+        );
+    }
+    assert_eq!((crate::mm::heap::stats().used, crate::mm::frames::stats().free), before, "nothing kept");
+}

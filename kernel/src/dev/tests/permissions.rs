@@ -55,7 +55,15 @@ fn nodes_have_the_numbers_modes_and_owners_of_part_0() {
         ("allkmem", 13, 0o600, 0),
     ];
     let entries = ctx.readdir("/dev").unwrap();
-    assert_eq!(entries.len(), expect.len());
+    // Besides part 0's nodes, the terminals: console 5,1 and tty 5,0.
+    assert_eq!(entries.len(), expect.len() + 2);
+    for (name, minor, mode) in [("console", 1, 0o600), ("tty", 0, 0o666)] {
+        let stat = ctx.stat(&alloc::format!("/dev/{name}")).unwrap();
+        assert_eq!(
+            (stat.mode, stat.uid, stat.gid, stat.rdev),
+            (S_IFCHR | mode, 0, 0, DevNum::new(5, minor).encode())
+        );
+    }
     for (name, minor, mode, gid) in expect {
         let stat = ctx.stat(&alloc::format!("/dev/{name}")).unwrap();
         assert_eq!((stat.mode, stat.uid, stat.gid), (S_IFCHR | mode, 0, gid), "{name}");
@@ -118,7 +126,16 @@ fn path_and_descriptor_errors() {
     assert_eq!(ctx.open("/dev/null/x", O_RDONLY, 0).map(drop), Err(Errno::ENOTDIR));
     assert_eq!(ctx.open("/dev", O_WRONLY, 0).map(drop), Err(Errno::EISDIR));
     assert_eq!(ctx.open("/dev/null", 3, 0).map(drop), Err(Errno::EINVAL));
-    assert_eq!(ctx.open("/tmp/new", O_CREAT | O_WRONLY, 0o644).map(drop), Err(Errno::EOPNOTSUPP));
+    // O_CREAT makes a RAM file; O_EXCL refuses an existing name; /proc refuses new names.
+    let fd = ctx.open("/tmp/new", O_CREAT | O_WRONLY, 0o644).unwrap();
+    ctx.close(fd).unwrap();
+    assert_eq!(ctx.stat("/tmp/new").map(|s| s.mode), Ok(vfs_core::mode::S_IFREG | 0o644));
+    assert_eq!(
+        ctx.open("/tmp/new", O_CREAT | vfs_core::flags::O_EXCL | O_WRONLY, 0o644).map(drop),
+        Err(Errno::EEXIST)
+    );
+    assert_eq!(ctx.open("/proc/new", O_CREAT | O_WRONLY, 0o644).map(drop), Err(Errno::EACCES));
+    ctx.unlink("/tmp/new").unwrap();
     let long: String = core::iter::repeat_n('a', 300).collect();
     assert_eq!(ctx.open(&alloc::format!("/tmp/{long}"), O_RDONLY, 0).map(drop), Err(Errno::ENAMETOOLONG));
     assert_eq!(ctx.close(17), Err(Errno::EBADF));

@@ -86,6 +86,10 @@ pub fn cat(ctx: &mut Context, args: &[String]) -> i32 {
             }
         };
         loop {
+            if super::interrupted() {
+                let _ = ctx.close(fd);
+                return super::INTERRUPTED;
+            }
             match ctx.read(fd, UserBuf::from_mut_slice(&mut buf)) {
                 Ok(0) => break,
                 Ok(n) => console::write_bytes(&buf[..n]),

@@ -62,6 +62,10 @@ pub fn hexdump(ctx: &mut Context, args: &[String]) -> i32 {
     let mut left = length.unwrap_or(u64::MAX);
     let mut buf = vec![0u8; 4096];
     while left > 0 {
+        if super::interrupted() {
+            let _ = ctx.close(fd);
+            return super::INTERRUPTED;
+        }
         let want = (buf.len() as u64).min(left) as usize;
         match ctx.read(fd, UserBuf::from_mut_slice(&mut buf[..want])) {
             Ok(0) => break,
@@ -97,11 +101,15 @@ pub fn devmem(ctx: &mut Context, args: &[String]) -> i32 {
         Ok(parsed) => parsed,
         Err(DevmemError::Usage) => return usage("devmem", 1),
         Err(DevmemError::BadWidth) => {
-            print!("devmem: bad width\n");
+            print!("devmem: invalid width '{}' (8, 16, 32 or 64)\n", args.get(2).map_or("", String::as_str));
+            return 1;
+        }
+        Err(DevmemError::BadAddress) => {
+            print!("devmem: invalid address '{}'\n", args.get(1).map_or("", String::as_str));
             return 1;
         }
         Err(_) => {
-            print!("devmem: invalid number\n");
+            print!("devmem: invalid value '{}'\n", args.get(3).map_or("", String::as_str));
             return 1;
         }
     };
@@ -168,7 +176,11 @@ pub fn dd(ctx: &mut Context, args: &[String]) -> i32 {
         Ok(fd) => fd,
         Err(errno) => return fail("dd", input, errno),
     };
-    let output_fd = match parsed.output.as_deref().map(|path| (path, ctx.open(path, O_WRONLY, 0))) {
+    // As dd: the output is made if missing, and cut at the seek offset when it is a
+    // regular file (seek=0: emptied).
+    let out_flags =
+        O_WRONLY | vfs_core::flags::O_CREAT | if parsed.seek == 0 { vfs_core::flags::O_TRUNC } else { 0 };
+    let output_fd = match parsed.output.as_deref().map(|path| (path, ctx.open(path, out_flags, 0o644))) {
         None => None,
         Some((_, Ok(fd))) => Some(fd),
         Some((path, Err(errno))) => {
@@ -192,6 +204,10 @@ pub fn dd(ctx: &mut Context, args: &[String]) -> i32 {
     } else {
         let mut buf = vec![0u8; bs];
         while parsed.count.is_none_or(|count| counts.in_full + counts.in_partial < count) {
+            if super::interrupted() {
+                status = super::INTERRUPTED;
+                break;
+            }
             let n = match ctx.read(input_fd, UserBuf::from_mut_slice(&mut buf)) {
                 Ok(0) => break,
                 Ok(n) => n,

@@ -96,6 +96,13 @@ static TOOLS: &[Tool] = &[
     },
     Tool { name: "rm", usage: "rm PATH...", summary: "remove names", run: files::rm },
     Tool { name: "poweroff", usage: "poweroff", summary: "power the machine off (root)", run: poweroff },
+    Tool {
+        name: "exit",
+        usage: "exit [N]",
+        summary: "end the session: power off with status N (default: the last status)",
+        // The shell runs it itself: it needs the last status.
+        run: |_, _| 0,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Tool> {
@@ -108,6 +115,20 @@ fn usage(name: &str, status: i32) -> i32 {
         print!("usage: {}\n", tool.usage);
     }
     status
+}
+
+/// The status of a command stopped with Ctrl-C (128 + SIGINT).
+pub const INTERRUPTED: i32 = 130;
+
+/// Whether Ctrl-C was typed: long loops ask between chunks, and stop with `^C` and
+/// status [`INTERRUPTED`] when it was.
+fn interrupted() -> bool {
+    let hit = crate::console::take_interrupt();
+    if hit {
+        crate::console::ensure_line_start();
+        print!("^C\n");
+    }
+    hit
 }
 
 /// `TOOL: WHAT: strerror`, status 1.
@@ -126,10 +147,18 @@ fn help(_: &mut Context, args: &[String]) -> i32 {
         return status;
     }
     for tool in TOOLS {
-        print!("{:<44} {}\n", tool.usage, tool.summary);
+        if tool.usage.len() < HELP_COLUMN {
+            print!("{:<width$} {}\n", tool.usage, tool.summary, width = HELP_COLUMN);
+        } else {
+            // Too long for the column: the summary goes under it, aligned.
+            print!("{}\n{:<width$} {}\n", tool.usage, "", tool.summary, width = HELP_COLUMN);
+        }
     }
     0
 }
+
+/// Where `help` starts the summaries.
+const HELP_COLUMN: usize = 44;
 
 fn echo(_: &mut Context, args: &[String]) -> i32 {
     let mut line = String::new();
@@ -161,5 +190,30 @@ fn poweroff(ctx: &mut Context, args: &[String]) -> i32 {
             print!("poweroff: {}\n", errno.text());
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ktest::ktest;
+
+    /// The shell's documentation, whose "Usage lines" block must list every tool's `-h`.
+    const SHELL_DOC: &str = include_str!("../../../../docs/shell.md");
+
+    fn documented_usages() -> alloc::vec::Vec<&'static str> {
+        let block =
+            SHELL_DOC.split("## Usage lines").nth(1).expect("docs/shell.md has a Usage lines section");
+        let body = block.split("```").nth(1).expect("a code block");
+        body.lines().map(str::trim).filter(|l| l.starts_with("usage: ")).collect()
+    }
+
+    #[ktest]
+    fn every_tools_usage_is_in_the_shell_doc_and_nothing_else_is() {
+        let documented = documented_usages();
+        for tool in super::TOOLS {
+            let line = alloc::format!("usage: {}", tool.usage);
+            assert!(documented.contains(&line.as_str()), "docs/shell.md lacks `{line}`");
+        }
+        assert_eq!(documented.len(), super::TOOLS.len(), "docs/shell.md lists a tool the shell lacks");
     }
 }

@@ -1,0 +1,209 @@
+//! mmap, munmap, mprotect, brk: anonymous memory (eagerly backed by zeroed frames), and
+//! MAP_SHARED mappings of /dev/mem, whose pages alias the driver's own mapping (same
+//! frames, same memory type: the driver applied the page policy and registered the type).
+
+use errno::{Errno, KResult};
+
+use super::{Args, SysResult, ok};
+use crate::mm::PAGE_SIZE;
+use crate::mm::uspace::{Protection, is_user_range};
+use crate::proc::{DeviceMapping, Process};
+
+const MAP_SHARED: u64 = 0x01;
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_FIXED: u64 = 0x10;
+const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+/// Anonymous memory a process may have, in pages (256 MiB).
+const ANON_LIMIT_PAGES: u64 = (256 << 20) / PAGE_SIZE;
+/// How far brk may grow.
+const BRK_LIMIT: u64 = 256 << 20;
+
+fn page_up(len: u64) -> KResult<u64> {
+    len.checked_add(PAGE_SIZE - 1).map(|l| l & !(PAGE_SIZE - 1)).ok_or(Errno::ENOMEM)
+}
+
+/// Picks an address for `len` bytes: the hint when it is free, else below the last one.
+fn place(p: &mut Process, len: u64) -> KResult<u64> {
+    let addr = p.mmap_next.checked_sub(len).ok_or(Errno::ENOMEM)?;
+    if addr < p.brk_start + BRK_LIMIT {
+        return Err(Errno::ENOMEM);
+    }
+    // A guard page between mappings.
+    p.mmap_next = addr - PAGE_SIZE;
+    Ok(addr)
+}
+
+fn unmap_range(p: &mut Process, addr: u64, len: u64) {
+    let pages = p.space.unmap(addr, len);
+    // Device mappings wholly inside the range go back to the driver.
+    let inside: alloc::vec::Vec<u64> = p
+        .device_mappings
+        .range(addr..addr + len)
+        .filter(|&(&a, m)| a + m.len <= addr + len)
+        .map(|(&a, _)| a)
+        .collect();
+    let mut device_pages = 0;
+    for a in inside {
+        if let Some(mapping) = p.device_mappings.remove(&a) {
+            device_pages += mapping.len / PAGE_SIZE;
+            let _ = p.ctx.munmap(mapping.kernel_addr, mapping.len);
+        }
+    }
+    p.anon_pages = p.anon_pages.saturating_sub(pages.saturating_sub(device_pages));
+}
+
+pub fn mmap(p: &mut Process, a: Args) -> SysResult {
+    let [addr, len, prot, flags, fd, offset] = a.0;
+    if len == 0 || offset % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let kind = flags & (MAP_SHARED | MAP_PRIVATE);
+    if kind == 0 || kind == (MAP_SHARED | MAP_PRIVATE) {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len)?;
+    let protection = Protection::from_prot(prot as u32);
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    if fixed && !is_user_range(addr, len) {
+        return Err(if addr % PAGE_SIZE != 0 { Errno::EINVAL } else { Errno::ENOMEM });
+    }
+    let anonymous = flags & MAP_ANONYMOUS != 0;
+    let zero_private = !anonymous && kind == MAP_PRIVATE && is_dev_zero(p, a.fd(4));
+    if anonymous || zero_private {
+        let pages = len / PAGE_SIZE;
+        if p.anon_pages + pages > ANON_LIMIT_PAGES {
+            return Err(Errno::ENOMEM);
+        }
+        let at = if fixed {
+            if flags & MAP_FIXED_NOREPLACE != 0 && !p.space.mapped_pages(addr, len).is_empty() {
+                return Err(Errno::EEXIST);
+            }
+            unmap_range(p, addr, len);
+            addr
+        } else {
+            place(p, len)?
+        };
+        p.space.map_anonymous(at, len, protection)?;
+        p.anon_pages += pages;
+        return ok(at);
+    }
+    let _ = fd;
+    map_file(p, a.fd(4)?, addr, len, protection, flags, offset, fixed)
+}
+
+/// Whether `fd` is open on /dev/zero (MAP_PRIVATE of it is anonymous memory).
+fn is_dev_zero(p: &Process, fd: KResult<usize>) -> bool {
+    let Ok(fd) = fd else { return false };
+    p.ctx.fstat(fd).is_ok_and(|stat| stat.rdev == vfs_core::devnum::DevNum::new(1, 5).encode())
+}
+
+/// MAP_SHARED of a device: the driver maps it (for /dev/mem: page policy, memory type,
+/// registry); the process's pages then alias that mapping's frames with its types.
+#[allow(clippy::too_many_arguments)]
+fn map_file(
+    p: &mut Process,
+    fd: usize,
+    addr: u64,
+    len: u64,
+    protection: Protection,
+    flags: u64,
+    offset: u64,
+    fixed: bool,
+) -> SysResult {
+    let prot = u32::from(protection.read) | (u32::from(protection.write) << 1);
+    let kernel_addr = p.ctx.mmap(fd, offset, len, prot, flags as u32)?;
+    let at = if fixed {
+        unmap_range(p, addr, len);
+        addr
+    } else {
+        match place(p, len) {
+            Ok(at) => at,
+            Err(errno) => {
+                let _ = p.ctx.munmap(kernel_addr, len);
+                return Err(errno);
+            }
+        }
+    };
+    let mut mapped = 0;
+    while mapped < len {
+        let Some(translation) = crate::mm::paging::translate(kernel_addr + mapped) else { break };
+        let phys = translation.phys & !(PAGE_SIZE - 1);
+        // SAFETY: the driver's mmap above checked every page against the /dev/mem policy
+        // for this caller and registered its memory type; the process maps the same frame
+        // with the same type, and the driver's mapping (kept until the process unmaps
+        // or ends) keeps the registration alive.
+        #[allow(unsafe_code)]
+        let result = unsafe {
+            p.space.map_physical(at + mapped, PAGE_SIZE, phys, protection, translation.attributes.memtype)
+        };
+        if result.is_err() {
+            break;
+        }
+        mapped += PAGE_SIZE;
+    }
+    if mapped < len {
+        p.space.unmap(at, mapped);
+        let _ = p.ctx.munmap(kernel_addr, len);
+        return Err(Errno::ENOMEM);
+    }
+    p.device_mappings.insert(at, DeviceMapping { kernel_addr, len });
+    ok(at)
+}
+
+pub fn munmap(p: &mut Process, a: Args) -> SysResult {
+    let [addr, len, ..] = a.0;
+    if addr % PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len)?;
+    if !is_user_range(addr, len) {
+        return Err(Errno::EINVAL);
+    }
+    unmap_range(p, addr, len);
+    ok(0)
+}
+
+pub fn mprotect(p: &mut Process, a: Args) -> SysResult {
+    let [addr, len, prot, ..] = a.0;
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return ok(0);
+    }
+    let len = page_up(len)?;
+    if !is_user_range(addr, len) || len / PAGE_SIZE > ANON_LIMIT_PAGES + (1 << 20) {
+        return Err(Errno::ENOMEM);
+    }
+    if p.space.mapped_pages(addr, len).len() as u64 != len / PAGE_SIZE {
+        return Err(Errno::ENOMEM);
+    }
+    p.space.protect(addr, len, Protection::from_prot(prot as u32));
+    ok(0)
+}
+
+/// brk: grows or shrinks the heap after the program's last segment; an impossible
+/// request leaves it and returns the current end (Linux's behaviour).
+pub fn brk(p: &mut Process, a: Args) -> SysResult {
+    let wanted = a.0[0];
+    if wanted < p.brk_start || wanted > p.brk_start + BRK_LIMIT {
+        return ok(p.brk);
+    }
+    let old_end = page_up(p.brk)?;
+    let new_end = page_up(wanted)?;
+    if new_end > old_end {
+        let pages = (new_end - old_end) / PAGE_SIZE;
+        if p.anon_pages + pages > ANON_LIMIT_PAGES
+            || p.space.map_anonymous(old_end, new_end - old_end, Protection::READ_WRITE).is_err()
+        {
+            return ok(p.brk);
+        }
+        p.anon_pages += pages;
+    } else if new_end < old_end {
+        let pages = p.space.unmap(new_end, old_end - new_end);
+        p.anon_pages = p.anon_pages.saturating_sub(pages);
+    }
+    p.brk = wanted;
+    ok(p.brk)
+}

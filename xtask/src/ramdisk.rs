@@ -1,0 +1,241 @@
+//! The ramdisk: a gzip-compressed cpio archive (the "newc" format of `cpio -H newc`,
+//! as Linux's initramfs) that the bootloader loads beside the kernel. The kernel shows its files
+//! read-only under /bin and /etc.
+//!
+//! It holds Debian's static busybox, the project's test programs (userland/, built here
+//! with musl-gcc and for x86_64-unknown-linux-musl), /etc/passwd and /etc/group for this
+//! kernel's users, and every file of `--bin-dir`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, bail};
+
+use crate::setup::{self, project_root};
+
+/// /etc/passwd: this kernel's users (vfs-core's `cred` and shell-core's `users` agree).
+const PASSWD: &str = "root:x:0:0:root:/:/bin/sh\n\
+                      operator:x:1000:1000:operator:/tmp:/bin/sh\n\
+                      nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+/// /etc/group: kmem (15) holds operator, who may read /dev/mem and /dev/kmem.
+const GROUP: &str = "root:x:0:\nkmem:x:15:operator\noperator:x:1000:\nnogroup:x:65534:\n";
+
+/// One file of the archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Path inside the archive, without a leading slash.
+    pub name: String,
+    /// st_mode: file type and permission bits.
+    pub mode: u32,
+    pub data: Vec<u8>,
+}
+
+const DIRECTORY: u32 = 0o040_000;
+const REGULAR: u32 = 0o100_000;
+
+/// Serialises `entries` as a newc archive: for each, a 110-byte ASCII header (magic
+/// 070701 and 13 eight-digit hex fields), the NUL-terminated name padded to 4 bytes,
+/// then the data padded to 4 bytes; `TRAILER!!!` ends it.
+pub fn newc(entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut push = |ino: usize, name: &str, mode: u32, data: &[u8]| {
+        let fields = [ino as u32, mode, 0, 0, 1, 0, data.len() as u32, 0, 0, 0, 0, name.len() as u32 + 1, 0];
+        out.extend_from_slice(b"070701");
+        for field in fields {
+            out.extend_from_slice(format!("{field:08X}").as_bytes());
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.push(0);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+        out.extend_from_slice(data);
+        while out.len() % 4 != 0 {
+            out.push(0);
+        }
+    };
+    for (ino, entry) in entries.iter().enumerate() {
+        push(ino + 1, &entry.name, entry.mode, &entry.data);
+    }
+    push(0, "TRAILER!!!", 0, &[]);
+    out
+}
+
+/// Builds the ramdisk once per xtask run (with `bin_dir`'s files added to /bin) and
+/// returns its path.
+pub fn build(bin_dir: Option<&Path>) -> Result<PathBuf> {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    if let Some(path) = BUILT.get() {
+        return Ok(path.clone());
+    }
+    setup::ensure_userland_tools()?;
+    let out_dir = project_root().join("target/userland");
+    std::fs::create_dir_all(&out_dir)?;
+    let mut entries = vec![
+        Entry { name: "bin".into(), mode: DIRECTORY | 0o755, data: Vec::new() },
+        Entry { name: "etc".into(), mode: DIRECTORY | 0o755, data: Vec::new() },
+        Entry { name: "etc/group".into(), mode: REGULAR | 0o644, data: GROUP.into() },
+        Entry { name: "etc/passwd".into(), mode: REGULAR | 0o644, data: PASSWD.into() },
+    ];
+    let busybox = std::fs::read(setup::BUSYBOX).with_context(|| format!("reading {}", setup::BUSYBOX))?;
+    entries.push(Entry { name: "bin/busybox".into(), mode: REGULAR | 0o755, data: busybox });
+    for program in build_programs(&out_dir)? {
+        entries.push(program_entry(&program)?);
+    }
+    // Two programs the kernel must refuse (ENOEXEC), for its tests: a dynamically
+    // linked one and a script.
+    if let Some(dynamic) = build_dynamic(&out_dir)? {
+        entries.push(program_entry(&dynamic)?);
+    }
+    entries.push(Entry {
+        name: "bin/not-elf".into(),
+        mode: REGULAR | 0o755,
+        data: b"#!/bin/sh\necho not an ELF file\n".to_vec(),
+    });
+    if let Some(dir) = bin_dir {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .with_context(|| format!("reading --bin-dir {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            entries.push(program_entry(&file)?);
+        }
+    }
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.dedup_by(|later, earlier| later.name == earlier.name);
+    let path = out_dir.join("ramdisk.cpio.gz");
+    let bytes = gzip(&newc(&entries))?;
+    // Rewritten only when it changed, so the disk images are not remade for nothing.
+    if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(BUILT.get_or_init(|| path).clone())
+}
+
+/// gzip-compressed (the BIOS loader reads the disk at about 1.3 MB/s: half the bytes,
+/// half the wait; the kernel inflates it at boot).
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?)
+}
+
+/// A file for /bin, keeping its permission bits.
+fn program_entry(path: &Path) -> Result<Entry> {
+    use std::os::unix::fs::PermissionsExt;
+    let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let perm = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+    let name = path.file_name().context("a file name")?.to_string_lossy();
+    Ok(Entry { name: format!("bin/{name}"), mode: REGULAR | perm, data })
+}
+
+/// Builds userland/: every `*.c` with `musl-gcc -static`, and every cargo project
+/// (a folder with Cargo.toml) for x86_64-unknown-linux-musl. Returns the executables.
+fn build_programs(out_dir: &Path) -> Result<Vec<PathBuf>> {
+    let source_dir = project_root().join("userland");
+    let mut programs = Vec::new();
+    let Ok(read_dir) = std::fs::read_dir(&source_dir) else { return Ok(programs) };
+    let mut sources: Vec<PathBuf> = read_dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    sources.sort();
+    for source in sources {
+        if source.extension().is_some_and(|e| e == "c") {
+            let stem = source.file_stem().context("a file name")?.to_string_lossy().into_owned();
+            let program = out_dir.join(&stem);
+            if !is_newer(&program, &source) {
+                let status = Command::new("musl-gcc")
+                    .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+                    .arg(&program)
+                    .arg(&source)
+                    .status()
+                    .context("running musl-gcc")?;
+                if !status.success() {
+                    bail!("musl-gcc failed on {}", source.display());
+                }
+            }
+            programs.push(program);
+        } else if source.join("Cargo.toml").is_file() {
+            programs.push(build_rust_program(&source)?);
+        }
+    }
+    Ok(programs)
+}
+
+/// userland/hello.c linked dynamically (it has a PT_INTERP header).
+fn build_dynamic(out_dir: &Path) -> Result<Option<PathBuf>> {
+    let source = project_root().join("userland/hello.c");
+    if !source.exists() {
+        return Ok(None);
+    }
+    let program = out_dir.join("hello-dynamic");
+    if !is_newer(&program, &source) {
+        let status = Command::new("musl-gcc").args(["-O2", "-o"]).arg(&program).arg(&source).status()?;
+        if !status.success() {
+            bail!("musl-gcc failed on {} (dynamic)", source.display());
+        }
+    }
+    Ok(Some(program))
+}
+
+const MUSL_TARGET: &str = "x86_64-unknown-linux-musl";
+
+fn build_rust_program(project: &Path) -> Result<PathBuf> {
+    let name = project.file_name().context("a folder name")?.to_string_lossy().into_owned();
+    let target_dir = project_root().join("target/userland-rs");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["build", "--quiet", "--release", "--target", MUSL_TARGET, "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(project_root())
+        .status()
+        .context("running cargo for a userland program")?;
+    if !status.success() {
+        bail!(
+            "building {} for {MUSL_TARGET} failed (is the target installed? `rustup target add {MUSL_TARGET}`)",
+            project.display()
+        );
+    }
+    Ok(target_dir.join(MUSL_TARGET).join("release").join(name))
+}
+
+fn is_newer(path: &Path, than: &Path) -> bool {
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    matches!((modified(path), modified(than)), (Some(a), Some(b)) if a > b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newc_headers_names_and_padding() {
+        let archive = newc(&[Entry { name: "bin/x".into(), mode: REGULAR | 0o755, data: b"abc".to_vec() }]);
+        assert_eq!(&archive[..6], b"070701");
+        // mode field (second), file size (seventh), name size (twelfth)
+        assert_eq!(&archive[14..22], b"000081ED");
+        assert_eq!(&archive[54..62], b"00000003");
+        assert_eq!(&archive[94..102], b"00000006");
+        assert_eq!(&archive[110..116], b"bin/x\0");
+        // 110 + 6 = 116, already aligned; data then padded to 120.
+        assert_eq!(&archive[116..119], b"abc");
+        assert_eq!(archive[119], 0);
+        assert_eq!(&archive[120..126], b"070701");
+        assert!(archive.windows(10).any(|w| w == b"TRAILER!!!"));
+        assert_eq!(archive.len() % 4, 0);
+    }
+
+    #[test]
+    fn interp_is_found_in_program_headers() {
+        let mut elf = vec![0u8; 0x100];
+        elf[0x20] = 0x40; // phoff
+        elf[0x36] = 56; // phentsize
+        elf[0x38] = 1; // phnum
+        assert!(!setup::elf_has_interp(&elf));
+        elf[0x40] = 3;
+        assert!(setup::elf_has_interp(&elf));
+    }
+}
