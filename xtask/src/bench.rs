@@ -41,7 +41,7 @@ pub fn parse_bench_lines(log: &str) -> Vec<(String, f64, String)> {
 
 /// Seconds from QEMU's start to the kernel's first line, and to the shell's first prompt:
 /// the first is firmware and bootloader, the difference the kernel's own start-up.
-fn boot_to_prompt(image: &std::path::Path) -> Result<(f64, f64)> {
+pub fn boot_to_prompt(image: &std::path::Path) -> Result<(f64, f64)> {
     let mut qemu = Qemu::new(image, false, false);
     qemu.captured_console();
     let started = Instant::now();

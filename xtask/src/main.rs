@@ -6,6 +6,7 @@
 
 mod bench;
 mod build;
+mod conform;
 mod console;
 mod fuzz;
 mod junit;
@@ -54,6 +55,16 @@ enum Command {
         /// How many boots to take the medians over.
         #[arg(long, default_value_t = 5)]
         runs: usize,
+        /// Instead: the same workloads on Linux 6.1 and this kernel (`cargo xtask conform`'s
+        /// boot, its bench scenario), side by side.
+        #[arg(long)]
+        vs_linux: bool,
+    },
+    /// Run tests/conform/*.sh on Linux 6.1 and on this kernel in QEMU and compare every line.
+    Conform {
+        /// Use the release build of this kernel.
+        #[arg(long)]
+        release: bool,
     },
     /// Run the in-kernel fuzzer (release build), and optionally the parsers' property tests.
     Fuzz {
@@ -143,7 +154,9 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd_run(&args),
         Command::Test(args) => test::run(&args),
         Command::Lint => cmd_lint(),
-        Command::Bench { debug, runs } => bench::run(!debug, runs.max(1)),
+        Command::Bench { debug, vs_linux: true, .. } => conform::run(&conform::Options { release: !debug }),
+        Command::Bench { debug, runs, .. } => bench::run(!debug, runs.max(1)),
+        Command::Conform { release } => conform::run(&conform::Options { release }),
         Command::Fuzz { seed, operations, host_cases, debug } => {
             fuzz::run(!debug, seed, operations, host_cases)
         }

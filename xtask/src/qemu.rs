@@ -18,22 +18,29 @@ impl Qemu {
     /// with), no display, the isa-debug-exit device, and `-no-reboot` so that a triple
     /// fault ends the run instead of looping.
     pub fn new(image: &Path, uefi: bool, kvm: bool) -> Self {
-        let mut qemu = Self { args: Vec::new() };
+        let mut qemu = Self::machine(kvm);
         let mut drive = OsString::from("format=raw,file=");
         drive.push(image);
         qemu.arg("-drive").arg(drive);
-        qemu.arg("-m").arg("256M");
-        qemu.arg("-display").arg("none");
-        qemu.arg("-no-reboot");
-        qemu.arg("-device").arg(format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"));
-        qemu.arg("-accel").arg(if kvm { "kvm" } else { "tcg" });
         if uefi && let Some(ovmf) = setup::ovmf() {
             qemu.arg("-bios").arg(ovmf);
         }
         qemu
     }
 
-    fn arg(&mut self, arg: impl Into<OsString>) -> &mut Self {
+    /// The machine alone (memory, devices, accelerator), without a disk: `cargo xtask
+    /// conform` boots its Linux peer on exactly this machine with `-kernel`/`-initrd`.
+    pub fn machine(kvm: bool) -> Self {
+        let mut qemu = Self { args: Vec::new() };
+        qemu.arg("-m").arg("256M");
+        qemu.arg("-display").arg("none");
+        qemu.arg("-no-reboot");
+        qemu.arg("-device").arg(format!("isa-debug-exit,iobase={DEBUG_EXIT_PORT:#x},iosize=0x04"));
+        qemu.arg("-accel").arg(if kvm { "kvm" } else { "tcg" });
+        qemu
+    }
+
+    pub fn arg(&mut self, arg: impl Into<OsString>) -> &mut Self {
         self.args.push(arg.into());
         self
     }
