@@ -30,8 +30,8 @@ pub mod ktest;
 #[allow(unsafe_code)]
 pub mod mm;
 mod panic;
-pub mod proc;
 pub mod pci;
+pub mod proc;
 pub mod shell;
 pub mod syscall;
 pub mod vfs;
