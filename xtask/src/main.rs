@@ -202,6 +202,17 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
     }
     let mut qemu = qemu::Qemu::new(&image, args.uefi, args.kvm);
     qemu.interactive_console().extra(&args.qemu_args);
+    // QEMU logs CPU resets there, a triple fault with the words "Triple fault": how a
+    // run that ends without a verdict is told apart from the user quitting.
+    let reset_log = setup::project_root().join("target/xtask/qemu-resets.log");
+    let _ = std::fs::create_dir_all(setup::project_root().join("target/xtask"));
+    let _ = std::fs::remove_file(&reset_log);
+    qemu.extra(&[
+        "-d".to_string(),
+        "cpu_reset".to_string(),
+        "-D".to_string(),
+        reset_log.display().to_string(),
+    ]);
     if args.gdb {
         qemu.gdb_stub();
         print_gdb_help(&kernel);
@@ -211,10 +222,10 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() || args.gdb {
         let status = qemu.command().status().map_err(|e| anyhow::anyhow!("starting QEMU: {e}"))?;
-        Ok(qemu::exit_code_of_run(status, None, true))
+        Ok(qemu::exit_code_of_run(status, None, true, qemu::triple_faulted(&reset_log)))
     } else {
         let end = qemu::run_scripted(&qemu)?;
-        Ok(qemu::exit_code_of_run(end.status, end.shell_status, false))
+        Ok(qemu::exit_code_of_run(end.status, end.shell_status, false, qemu::triple_faulted(&reset_log)))
     }
 }
 

@@ -161,12 +161,22 @@ pub fn run_scripted(qemu: &Qemu) -> anyhow::Result<ScriptedEnd> {
     Ok(ScriptedEnd { status, shell_status })
 }
 
+/// Whether QEMU's reset log (`-d cpu_reset -D LOG`) records a triple fault.
+pub fn triple_faulted(log: &Path) -> bool {
+    std::fs::read(log).is_ok_and(|bytes| bytes.windows(12).any(|w| w == b"Triple fault"))
+}
+
 /// `cargo xtask run`'s exit status, and a word on how the run ended when it was not the
 /// shell's own ending: the shell's last status when it ended the session (poweroff is
 /// 0), 1 when the kernel reported a failure (a panic, already printed), and for a run
 /// that ended with no verdict at all a message (a triple fault resets the machine,
 /// which `-no-reboot` turns into QEMU's exit).
-pub fn exit_code_of_run(status: ExitStatus, shell_status: Option<i32>, interactive: bool) -> ExitCode {
+pub fn exit_code_of_run(
+    status: ExitStatus,
+    shell_status: Option<i32>,
+    interactive: bool,
+    triple_fault: bool,
+) -> ExitCode {
     if let Some(shell_status) = shell_status {
         return ExitCode::from((shell_status & 0xff) as u8);
     }
@@ -177,7 +187,7 @@ pub fn exit_code_of_run(status: ExitStatus, shell_status: Option<i32>, interacti
             eprintln!("xtask: the kernel reported a failure (see its message above)");
             ExitCode::FAILURE
         }
-        Some((0, None)) if interactive => ExitCode::SUCCESS,
+        Some((0, None)) if interactive && !triple_fault => ExitCode::SUCCESS,
         Some((0, None)) => {
             eprintln!(
                 "xtask: the machine reset without a word from the kernel: a triple fault, most \
