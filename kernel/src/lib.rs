@@ -71,7 +71,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let arch_done = arch::timer::uptime_ns();
     let mm_phases = mm::init(boot_info);
     vfs::init();
-    proc::init();
+    syscall::init();
     if let Some(archive) = mm::ramdisk(boot_info) {
         vfs::ramfs::load(archive);
     }

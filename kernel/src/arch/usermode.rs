@@ -357,11 +357,6 @@ pub fn resume_kernel(status: u64) -> ! {
     unsafe { devmem_resume_kernel(saved, status) }
 }
 
-/// Whether a process is running (its code or a system call of it).
-pub fn process_running() -> bool {
-    RESUME_RSP.load(Ordering::Relaxed) != 0
-}
-
 /// Sets the user's FS base (arch_prctl ARCH_SET_FS): TLS in every libc.
 pub fn set_user_fs_base(base: u64) -> bool {
     match VirtAddr::try_new(base) {

@@ -31,7 +31,6 @@ pub struct Protection {
 }
 
 impl Protection {
-    pub const NONE: Self = Self { read: false, write: false, execute: false };
     pub const READ_WRITE: Self = Self { read: true, write: true, execute: false };
 
     /// From mmap's prot bits (1 read, 2 write, 4 exec).
@@ -70,12 +69,12 @@ pub fn is_user_range(addr: u64, len: u64) -> bool {
 }
 
 impl AddressSpace {
-    /// An empty lower half and the kernel's upper half. ENOMEM without a frame.
+    /// An empty address space (the kernel half comes with `activate`). ENOMEM without a
+    /// frame.
     pub fn new() -> KResult<Self> {
+        // The kernel half is copied when the space is loaded (`activate`).
         let root = frames::allocate_zeroed().ok_or(Errno::ENOMEM)?;
-        let space = Self { root };
-        space.sync_kernel_half();
-        Ok(space)
+        Ok(Self { root })
     }
 
     /// Copies the kernel's top-level entries (they may have grown since).

@@ -19,7 +19,7 @@ use errno::{Errno, KResult};
 use spin::Mutex;
 use vfs_core::cred::Credentials;
 
-use crate::arch::usermode::{self, Hooks, UserEntry, UserFault};
+use crate::arch::usermode::{self, UserEntry, UserFault};
 use crate::mm::uspace::AddressSpace;
 use crate::vfs::Context;
 use crate::vfs::userbuf::UserSpace;
@@ -120,11 +120,6 @@ static NEXT_PID: AtomicU32 = AtomicU32::new(2);
 /// shell's message.
 static LAST_FAULT: Mutex<Option<(String, UserFault)>> = Mutex::new(None);
 
-/// Installs the process layer's handlers in arch (once, at boot).
-pub fn init() {
-    usermode::set_hooks(Hooks { syscall: crate::syscall::handle, fault: on_fault, tick: on_tick });
-}
-
 fn signal_of(vector: u8) -> u8 {
     match vector {
         0 | 16 | 19 => SIGFPE,
@@ -135,13 +130,15 @@ fn signal_of(vector: u8) -> u8 {
     }
 }
 
-fn on_fault(fault: UserFault) -> ! {
+/// What arch calls when ring-3 code faults: the process ends with the signal.
+pub fn on_fault(fault: UserFault) -> ! {
     let name = CURRENT.try_lock().and_then(|p| p.as_ref().map(|p| p.name.clone())).unwrap_or_default();
     *LAST_FAULT.lock() = Some((name, fault));
     end(ExitStatus::Signaled(signal_of(fault.vector)))
 }
 
-fn on_tick() {
+/// What arch calls on a timer tick that interrupted ring 3: Ctrl-C ends the program.
+pub fn on_tick() {
     if crate::console::take_interrupt() {
         end(ExitStatus::Signaled(SIGINT));
     }
@@ -240,11 +237,6 @@ pub fn run(
     drop(kernel_stack);
     crate::dev::console::reset();
     Ok(ExitStatus::decode(status))
-}
-
-/// The pid of the running process, if any.
-pub fn current_pid() -> Option<u32> {
-    CURRENT.try_lock().and_then(|p| p.as_ref().map(|p| p.pid))
 }
 
 #[cfg(test)]

@@ -42,6 +42,16 @@ impl Args {
     }
 }
 
+/// Installs the system-call handler and the process layer's fault and tick handlers in
+/// arch (once, at boot). Here rather than in proc: proc is below the system calls.
+pub fn init() {
+    crate::arch::usermode::set_hooks(crate::arch::usermode::Hooks {
+        syscall: handle,
+        fault: proc::on_fault,
+        tick: proc::on_tick,
+    });
+}
+
 /// The SYSCALL handler arch calls on the process's kernel stack.
 pub fn handle(frame: &mut SyscallFrame) {
     let number = frame.rax;

@@ -66,21 +66,3 @@ pub fn read_string(addr: u64, max: usize) -> KResult<String> {
     }
     String::from_utf8(bytes).map_err(|_| Errno::ENOENT)
 }
-
-/// A NULL-terminated array of string pointers (argv), at most `max` entries.
-pub fn read_string_array(addr: u64, max: usize) -> KResult<Vec<String>> {
-    let mut out = Vec::new();
-    if addr == 0 {
-        return Ok(out);
-    }
-    loop {
-        let ptr = read_u64(addr + 8 * out.len() as u64)?;
-        if ptr == 0 {
-            return Ok(out);
-        }
-        if out.len() >= max {
-            return Err(Errno::E2BIG);
-        }
-        out.push(read_string(ptr, PATH_MAX)?);
-    }
-}
