@@ -18,7 +18,7 @@
 //!   `tests/conform/expected-differences`.
 
 mod compare;
-mod cpio;
+
 mod peer;
 
 use std::collections::BTreeMap;

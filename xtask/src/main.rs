@@ -8,6 +8,7 @@ mod bench;
 mod build;
 mod conform;
 mod console;
+mod cpio;
 mod fuzz;
 mod junit;
 mod ktest;

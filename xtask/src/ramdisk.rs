@@ -12,14 +12,8 @@ use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 
+use crate::cpio::Archive;
 use crate::setup::{self, project_root};
-
-/// /etc/passwd: this kernel's users (vfs-core's `cred` and shell-core's `users` agree).
-const PASSWD: &str = "root:x:0:0:root:/:/bin/sh\n\
-                      operator:x:1000:1000:operator:/tmp:/bin/sh\n\
-                      nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
-/// /etc/group: kmem (15) holds operator, who may read /dev/mem and /dev/kmem.
-const GROUP: &str = "root:x:0:\nkmem:x:15:operator\noperator:x:1000:\nnogroup:x:65534:\n";
 
 /// One file of the archive.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,32 +28,13 @@ pub struct Entry {
 const DIRECTORY: u32 = 0o040_000;
 const REGULAR: u32 = 0o100_000;
 
-/// Serialises `entries` as a newc archive: for each, a 110-byte ASCII header (magic
-/// 070701 and 13 eight-digit hex fields), the NUL-terminated name padded to 4 bytes,
-/// then the data padded to 4 bytes; `TRAILER!!!` ends it.
-pub fn newc(entries: &[Entry]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut push = |ino: usize, name: &str, mode: u32, data: &[u8]| {
-        let fields = [ino as u32, mode, 0, 0, 1, 0, data.len() as u32, 0, 0, 0, 0, name.len() as u32 + 1, 0];
-        out.extend_from_slice(b"070701");
-        for field in fields {
-            out.extend_from_slice(format!("{field:08X}").as_bytes());
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while out.len() % 4 != 0 {
-            out.push(0);
-        }
-    };
-    for (ino, entry) in entries.iter().enumerate() {
-        push(ino + 1, &entry.name, entry.mode, &entry.data);
+/// Writes `entries` as a newc archive.
+fn newc(entries: &[Entry]) -> Vec<u8> {
+    let mut archive = Archive::default();
+    for entry in entries {
+        archive.entry(&entry.name, entry.mode, &entry.data);
     }
-    push(0, "TRAILER!!!", 0, &[]);
-    out
+    archive.finish()
 }
 
 /// Builds the ramdisk once per xtask run (with `bin_dir`'s files added to /bin) and
@@ -75,9 +50,10 @@ pub fn build(bin_dir: Option<&Path>) -> Result<PathBuf> {
     let mut entries = vec![
         Entry { name: "bin".into(), mode: DIRECTORY | 0o755, data: Vec::new() },
         Entry { name: "etc".into(), mode: DIRECTORY | 0o755, data: Vec::new() },
-        Entry { name: "etc/group".into(), mode: REGULAR | 0o644, data: GROUP.into() },
-        Entry { name: "etc/passwd".into(), mode: REGULAR | 0o644, data: PASSWD.into() },
     ];
+    let (passwd, group) = crate::cpio::passwd_and_group();
+    entries.push(Entry { name: "etc/group".into(), mode: REGULAR | 0o644, data: group.into_bytes() });
+    entries.push(Entry { name: "etc/passwd".into(), mode: REGULAR | 0o644, data: passwd.into_bytes() });
     let busybox = std::fs::read(setup::BUSYBOX).with_context(|| format!("reading {}", setup::BUSYBOX))?;
     entries.push(Entry { name: "bin/busybox".into(), mode: REGULAR | 0o755, data: busybox });
     for program in build_programs(&out_dir)? {
@@ -205,37 +181,4 @@ fn build_rust_program(project: &Path) -> Result<PathBuf> {
 fn is_newer(path: &Path, than: &Path) -> bool {
     let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
     matches!((modified(path), modified(than)), (Some(a), Some(b)) if a > b)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn newc_headers_names_and_padding() {
-        let archive = newc(&[Entry { name: "bin/x".into(), mode: REGULAR | 0o755, data: b"abc".to_vec() }]);
-        assert_eq!(&archive[..6], b"070701");
-        // mode field (second), file size (seventh), name size (twelfth)
-        assert_eq!(&archive[14..22], b"000081ED");
-        assert_eq!(&archive[54..62], b"00000003");
-        assert_eq!(&archive[94..102], b"00000006");
-        assert_eq!(&archive[110..116], b"bin/x\0");
-        // 110 + 6 = 116, already aligned; data then padded to 120.
-        assert_eq!(&archive[116..119], b"abc");
-        assert_eq!(archive[119], 0);
-        assert_eq!(&archive[120..126], b"070701");
-        assert!(archive.windows(10).any(|w| w == b"TRAILER!!!"));
-        assert_eq!(archive.len() % 4, 0);
-    }
-
-    #[test]
-    fn interp_is_found_in_program_headers() {
-        let mut elf = vec![0u8; 0x100];
-        elf[0x20] = 0x40; // phoff
-        elf[0x36] = 56; // phentsize
-        elf[0x38] = 1; // phnum
-        assert!(!setup::elf_has_interp(&elf));
-        elf[0x40] = 3;
-        assert!(setup::elf_has_interp(&elf));
-    }
 }

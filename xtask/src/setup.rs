@@ -119,23 +119,12 @@ pub fn ensure_userland_tools() -> Result<()> {
     apt_install(&packages)
 }
 
-/// Whether /bin/busybox is the static build (Debian's `busybox` package is dynamic).
+/// Whether /bin/busybox is the static build (Debian's `busybox` package is dynamic: it
+/// has a PT_INTERP header, which mm-core's ELF reader reports as `Dynamic`).
 pub fn busybox_is_static() -> bool {
-    let Ok(bytes) = std::fs::read(BUSYBOX) else { return false };
-    // A dynamically linked ELF has a PT_INTERP program header (type 3).
-    !elf_has_interp(&bytes)
-}
-
-/// Whether an ELF64 file has a PT_INTERP program header (it needs a dynamic loader).
-pub fn elf_has_interp(bytes: &[u8]) -> bool {
-    let field = |at: usize, len: usize| -> Option<u64> {
-        let raw = bytes.get(at..at + len)?;
-        Some(raw.iter().rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
-    };
-    let (Some(phoff), Some(phentsize), Some(phnum)) = (field(0x20, 8), field(0x36, 2), field(0x38, 2)) else {
-        return false;
-    };
-    (0..phnum).any(|i| field((phoff + i * phentsize) as usize, 4) == Some(3))
+    std::fs::read(BUSYBOX).is_ok_and(|bytes| {
+        !matches!(mm_core::elf::program_info(&bytes), Err(mm_core::elf::ElfError::Dynamic))
+    })
 }
 
 /// Installs Debian `packages` with apt-get when running as root on Debian; otherwise

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::cpio::Archive;
 use super::{Run, cache_dir, conform_dir, file_name};
+use crate::cpio::Archive;
 use crate::qemu::Qemu;
 
 /// The Linux run, scenarios and boot included, is killed after this long.
@@ -73,11 +73,6 @@ fn run_capture(command: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
-operator:x:1000:1000:operator:/:/bin/sh\n\
-nobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n";
-pub const GROUP: &str = "root:x:0:\nkmem:x:15:operator\noperator:x:1000:\nnobody:x:65534:\n";
-
 /// The initramfs for these runs, written under the cache directory.
 pub fn initramfs(runs: &[Run]) -> Result<PathBuf> {
     let busybox =
@@ -101,8 +96,9 @@ pub fn initramfs(runs: &[Run]) -> Result<PathBuf> {
     for tool in ["runas", "inb", "outb"] {
         archive.file(&format!("bin/{tool}"), 0o755, &read(tool)?);
     }
-    archive.file("etc/passwd", 0o644, PASSWD.as_bytes());
-    archive.file("etc/group", 0o644, GROUP.as_bytes());
+    let (passwd, group) = crate::cpio::passwd_and_group();
+    archive.file("etc/passwd", 0o644, passwd.as_bytes());
+    archive.file("etc/group", 0o644, group.as_bytes());
     for run in runs {
         let mut text = run.commands.join("\n");
         text.push('\n');
