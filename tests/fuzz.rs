@@ -13,6 +13,10 @@ use kernel::fuzz::{Config, kmem_sweep, run};
 use kernel::ktest::ktest;
 use kernel::println;
 
+extern crate alloc;
+use alloc::format;
+use alloc::string::String;
+
 kernel::test_kernel!();
 
 /// `seed=S operations=N` from fw_cfg, each optional.
@@ -64,4 +68,50 @@ fn kmem_sweep_of_100_000_addresses_matches_the_page_walk() {
         }
         Err(failure) => panic!("{failure}"),
     }
+}
+
+/// What must come back after a program ends: heap bytes in use (less memrange's table of
+/// set types), free frames plus the heap's own and the kernel's page tables (which are
+/// never freed: a mapping at a new window address may add one), and the memory-type
+/// registry's ranges.
+fn resources() -> (usize, u64, usize) {
+    let heap = kernel::mm::heap::stats();
+    let mut ranges = 0;
+    kernel::mm::registry::ranges(|_, _, _| ranges += 1);
+    (
+        heap.used - kernel::dev::memrange::retained_heap_bytes(),
+        kernel::mm::frames::stats().free
+            + heap.size / kernel::mm::PAGE_SIZE
+            + kernel::mm::paging::table_frames(),
+        ranges,
+    )
+}
+
+/// The ring-3 pass: userland/mmapfuzz runs random mmap, munmap, mprotect and memrange
+/// ioctl sequences as root and as operator, checking each result itself; then frames,
+/// heap and registry must be back at their baseline, and the MTRRs equal to the model.
+#[ktest(timeout = 3600)]
+fn ring3_mmap_sequences_leave_frames_heap_and_registry_at_baseline() {
+    use kernel::proc::{ExitStatus, run};
+    use vfs_core::cred::{Credentials, user_by_name};
+
+    let config = config();
+    let operations = (config.operations / 5).max(1000);
+    let program = |cred: Credentials, seed: u64, operations: u64| {
+        let argv = [String::from("mmapfuzz"), format!("{seed}"), format!("{operations}")];
+        run(cred, "/bin/mmapfuzz", &argv, &[], "/")
+    };
+    // A first short run sizes what grows once (the process's tables, the ramdisk's caches).
+    assert_eq!(program(Credentials::ROOT, config.seed, 200), Ok(ExitStatus::Exited(0)));
+    let baseline = resources();
+    assert_eq!(baseline.2, 0, "no /dev/mem mapping is registered between programs");
+    let operator = user_by_name("operator").expect("operator is a user").credentials();
+    for (who, cred) in [("root", Credentials::ROOT), ("operator", operator)] {
+        println!("mmapfuzz as {who}: seed {}, {operations} operations", config.seed);
+        let status = program(cred, config.seed, operations);
+        let report = kernel::proc::take_fault_report().unwrap_or_default();
+        assert_eq!(status, Ok(ExitStatus::Exited(0)), "mmapfuzz as {who} {report}");
+        assert_eq!(resources(), baseline, "(heap, frames, registry ranges) after mmapfuzz as {who}");
+    }
+    assert_eq!(kernel::dev::memrange::registers_match_model(), Ok(true), "MTRRs equal to the model");
 }

@@ -117,15 +117,17 @@ fn build_programs(out_dir: &Path) -> Result<Vec<PathBuf>> {
     let Ok(read_dir) = std::fs::read_dir(&source_dir) else { return Ok(programs) };
     let mut sources: Vec<PathBuf> = read_dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
     sources.sort();
-    for source in sources {
+    // The headers the programs share (memrange.h): a change rebuilds every program.
+    let headers: Vec<&PathBuf> = sources.iter().filter(|s| s.extension().is_some_and(|e| e == "h")).collect();
+    for source in &sources {
         if source.extension().is_some_and(|e| e == "c") {
             let stem = source.file_stem().context("a file name")?.to_string_lossy().into_owned();
             let program = out_dir.join(&stem);
-            if !is_newer(&program, &source) {
+            if !is_newer(&program, source) || headers.iter().any(|header| !is_newer(&program, header)) {
                 let status = Command::new("musl-gcc")
                     .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
                     .arg(&program)
-                    .arg(&source)
+                    .arg(source)
                     .status()
                     .context("running musl-gcc")?;
                 if !status.success() {
@@ -134,7 +136,7 @@ fn build_programs(out_dir: &Path) -> Result<Vec<PathBuf>> {
             }
             programs.push(program);
         } else if source.join("Cargo.toml").is_file() {
-            programs.push(build_rust_program(&source)?);
+            programs.push(build_rust_program(source)?);
         }
     }
     Ok(programs)

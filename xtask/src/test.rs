@@ -32,7 +32,7 @@ const SUITE_QEMU_ARGS: [(&str, &[&str]); 3] = [
 
 /// Test kernels that run programs from /bin, and so boot with the ramdisk (the kernel
 /// library's tests, the benchmarks, SMEP/SMAP).
-const SUITES_WITH_PROGRAMS: [&str; 3] = ["kernel", "bench", "smap"];
+const SUITES_WITH_PROGRAMS: [&str; 4] = ["kernel", "bench", "smap", "fuzz"];
 
 /// How many QEMU instances run at once (these machines have 2 cores).
 const PARALLEL_BOOTS: usize = 2;

@@ -229,8 +229,9 @@ pub const fn mtrr_byte_of_flags(flags: i32, old: u8) -> u8 {
     }
 }
 
-/// memcontrol's names of the flag bits, in its listing order (FreeBSD `usr.sbin/memcontrol/memcontrol.c`).
-pub const FLAG_NAMES: [(i32, &str); 12] = [
+/// memcontrol's names of the flag bits, in its listing order (FreeBSD `usr.sbin/memcontrol/memcontrol.c`),
+/// plus `busy`, which FreeBSD never sets and so never names: this kernel manages it.
+pub const FLAG_NAMES: [(i32, &str); 13] = [
     (MDF_UNCACHEABLE, "uncacheable"),
     (MDF_WRITECOMBINE, "write-combine"),
     (MDF_WRITETHROUGH, "write-through"),
@@ -243,4 +244,5 @@ pub const FLAG_NAMES: [(i32, &str); 12] = [
     (MDF_FIRMWARE, "set-by-firmware"),
     (MDF_ACTIVE, "active"),
     (MDF_BOGUS, "bogus"),
+    (MDF_BUSY, "busy"),
 ];

@@ -292,6 +292,23 @@ impl MemRanges {
         regs
     }
 
+    /// Sets MDF_BUSY on each active variable-range descriptor that `in_use(base, len)` says a
+    /// live mapping overlaps, and clears it on every other descriptor. FreeBSD never sets the
+    /// flag (mem(4) BUGS); this kernel calls this before every GET and SET, so UPDATE and
+    /// REMOVE of a range that a mapping depends on fail with EBUSY.
+    pub fn mark_busy(&mut self, in_use: impl Fn(u64, u64) -> bool) {
+        let nfixed = self.nfixed;
+        for (index, desc) in self.descs[..self.ndesc].iter_mut().enumerate() {
+            let busy =
+                index >= nfixed && desc.mr_flags & MDF_ACTIVE != 0 && in_use(desc.mr_base, desc.mr_len);
+            if busy {
+                desc.mr_flags |= MDF_BUSY;
+            } else {
+                desc.mr_flags &= !MDF_BUSY;
+            }
+        }
+    }
+
     #[cfg(test)]
     pub(crate) fn descs_mut(&mut self) -> &mut [MemRangeDesc] {
         &mut self.descs[..self.ndesc]

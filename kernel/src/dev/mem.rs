@@ -90,6 +90,12 @@ pub fn retype_range(base: u64, len: u64) {
     }
 }
 
+/// Whether a live mmap of /dev/mem overlaps [base, base+len) (memrange's MDF_BUSY).
+pub fn is_mapped(base: u64, len: u64) -> bool {
+    let end = base.saturating_add(len);
+    MMAPS.lock().iter().any(|record| record.phys < end && base < record.phys + record.len)
+}
+
 /// Whether STRICT mode is on.
 pub fn strict() -> bool {
     STRICT.load(Ordering::SeqCst)

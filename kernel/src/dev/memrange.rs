@@ -42,7 +42,12 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> KResult<R>) -> KResult<R> {
         Ok(State { ranges, registers })
     });
     match state {
-        Ok(state) => f(state),
+        Ok(state) => {
+            // MDF_BUSY follows the live /dev/mem mappings (devmem-spec part 0): GET shows
+            // it, and the model refuses UPDATE and REMOVE of a busy range with EBUSY.
+            state.ranges.mark_busy(crate::dev::mem::is_mapped);
+            f(state)
+        }
         Err(error) => Err(*error),
     }
 }

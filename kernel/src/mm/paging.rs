@@ -37,6 +37,15 @@ fn root_for(va: u64) -> u64 {
 /// with one 8-byte store.
 static LOCK: Mutex<()> = Mutex::new(());
 
+/// Frames the kernel's page tables took since boot (new tables and split large pages).
+/// They are never freed, so they are what a resource check must allow for.
+static TABLE_FRAMES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How many frames the kernel's page tables took since boot (never given back).
+pub fn table_frames() -> u64 {
+    TABLE_FRAMES.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Why a page-table change was refused. Nothing was changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapError {
@@ -153,6 +162,7 @@ pub unsafe fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) ->
         let entry = read(table, index);
         table = if !entry.is_present() {
             let new = frames::allocate_zeroed().ok_or(MapError::OutOfFrames)?;
+            TABLE_FRAMES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
             write(table, index, Entry::table(new));
             new
         } else if entry.is_leaf(level) {
@@ -276,6 +286,7 @@ pub fn split(va: u64, target: PageSize) -> Result<(), MapError> {
         }
         let leaf = read(table, index);
         let new = frames::allocate().ok_or(MapError::OutOfFrames)?;
+        TABLE_FRAMES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         for i in 0..ENTRIES {
             let child = pte::split_entry(leaf, size, i).ok_or(MapError::Unaligned)?;
             write(new, i, child);

@@ -12,6 +12,7 @@ use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec;
+use alloc::vec::Vec;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -82,10 +83,56 @@ pub fn signal_message(signal: u8) -> Option<&'static str> {
 }
 
 /// A /dev/mem mapping in a process: the kernel mapping the driver made (and
-/// registered), which the user pages alias with the same frames and types.
+/// registered), which the user pages from `start` alias with the same frames and types.
+/// Partial munmap and MAP_FIXED take pages away one by one; the driver's mapping goes
+/// when the last user page does.
 pub struct DeviceMapping {
+    pub start: u64,
     pub kernel_addr: u64,
     pub len: u64,
+    /// One bit per page: still mapped in the process.
+    live: Vec<u64>,
+    live_pages: u64,
+}
+
+impl DeviceMapping {
+    /// A mapping whose `len / PAGE_SIZE` pages are all mapped from `start`.
+    pub fn new(start: u64, kernel_addr: u64, len: u64) -> Self {
+        let pages = len / crate::mm::PAGE_SIZE;
+        let mut live = alloc::vec![u64::MAX; pages.div_ceil(64) as usize];
+        if !pages.is_multiple_of(64)
+            && let Some(last) = live.last_mut()
+        {
+            *last = (1 << (pages % 64)) - 1;
+        }
+        Self { start, kernel_addr, len, live, live_pages: pages }
+    }
+
+    /// Marks this mapping's pages in [addr, addr+len) as unmapped; returns how many were
+    /// still live.
+    pub fn take_pages(&mut self, addr: u64, len: u64) -> u64 {
+        let page_size = crate::mm::PAGE_SIZE;
+        let first = addr.max(self.start);
+        let end = addr.saturating_add(len).min(self.start + self.len);
+        let mut taken = 0;
+        let mut va = first;
+        while va < end {
+            let page = ((va - self.start) / page_size) as usize;
+            let bit = 1u64 << (page % 64);
+            if self.live[page / 64] & bit != 0 {
+                self.live[page / 64] &= !bit;
+                taken += 1;
+            }
+            va += page_size;
+        }
+        self.live_pages -= taken;
+        taken
+    }
+
+    /// Whether no page of it is mapped any more.
+    pub fn is_gone(&self) -> bool {
+        self.live_pages == 0
+    }
 }
 
 /// A running program.
@@ -104,7 +151,7 @@ pub struct Process {
     pub mmap_next: u64,
     /// Pages of anonymous memory mapped, against the limit.
     pub anon_pages: u64,
-    pub device_mappings: BTreeMap<u64, DeviceMapping>,
+    pub device_mappings: Vec<DeviceMapping>,
     pub signal_actions: BTreeMap<u32, [u8; 32]>,
     pub signal_mask: u64,
     /// Unknown system-call numbers already logged.
@@ -215,7 +262,7 @@ pub fn run(
         brk: loaded.brk_start,
         mmap_next: exec::MMAP_TOP,
         anon_pages: 0,
-        device_mappings: BTreeMap::new(),
+        device_mappings: Vec::new(),
         signal_actions: BTreeMap::new(),
         signal_mask: 0,
         unknown_logged: BTreeSet::new(),

@@ -36,20 +36,20 @@ fn place(p: &mut Process, len: u64) -> KResult<u64> {
 
 fn unmap_range(p: &mut Process, addr: u64, len: u64) {
     let pages = p.space.unmap(addr, len);
-    // Device mappings wholly inside the range go back to the driver.
-    let inside: alloc::vec::Vec<u64> = p
-        .device_mappings
-        .range(addr..addr + len)
-        .filter(|&(&a, m)| a + m.len <= addr + len)
-        .map(|(&a, _)| a)
-        .collect();
+    // Device mappings lose the pages in the range; one with no page left goes back to
+    // the driver (its kernel mapping and registry entries are released).
     let mut device_pages = 0;
-    for a in inside {
-        if let Some(mapping) = p.device_mappings.remove(&a) {
-            device_pages += mapping.len / PAGE_SIZE;
-            let _ = p.ctx.munmap(mapping.kernel_addr, mapping.len);
-        }
+    let end = addr.saturating_add(len);
+    for mapping in p.device_mappings.iter_mut().filter(|m| m.start < end && addr < m.start + m.len) {
+        device_pages += mapping.take_pages(addr, len);
     }
+    let ctx = &mut p.ctx;
+    p.device_mappings.retain(|mapping| {
+        if mapping.is_gone() {
+            let _ = ctx.munmap(mapping.kernel_addr, mapping.len);
+        }
+        !mapping.is_gone()
+    });
     p.anon_pages = p.anon_pages.saturating_sub(pages.saturating_sub(device_pages));
 }
 
@@ -147,7 +147,7 @@ fn map_file(
         let _ = p.ctx.munmap(kernel_addr, len);
         return Err(Errno::ENOMEM);
     }
-    p.device_mappings.insert(at, DeviceMapping { kernel_addr, len });
+    p.device_mappings.push(DeviceMapping::new(at, kernel_addr, len));
     ok(at)
 }
 

@@ -232,3 +232,25 @@ fn other_ops_are_eopnotsupp() {
         assert_set_fails(&mut m, desc(0x8000_0800, 0x1, 0, ""), op, EOPNOTSUPP);
     }
 }
+
+#[test]
+fn mark_busy_flags_only_active_variable_ranges_a_mapping_overlaps_and_clears_the_rest() {
+    let mut m = qemu();
+    m.set(&desc(0xfd00_0000, 0x100_0000, MDF_UNCACHEABLE, "fb"), UPDATE).unwrap();
+    let mapped = |base: u64, len: u64| base <= 0xfd00_1000 && 0xfd00_1000 < base + len;
+    m.mark_busy(mapped);
+    let busy: std::vec::Vec<(u64, u64)> = m
+        .descriptors()
+        .iter()
+        .filter(|d| d.mr_flags & MDF_BUSY != 0)
+        .map(|d| (d.mr_base, d.mr_len))
+        .collect();
+    // The firmware's 2 GiB UC range holds 0xfd001000 too; fixed and inactive slots never.
+    assert_eq!(busy, [(0x8000_0000, 0x8000_0000), (0xfd00_0000, 0x100_0000)]);
+    assert_set_fails(&mut m, desc(0xfd00_0000, 0x100_0000, MDF_WRITEBACK, "fb"), UPDATE, EBUSY);
+    assert_set_fails(&mut m, desc(0xfd00_0000, 0x100_0000, 0, "fb"), REMOVE, EBUSY);
+    // The mapping is gone: BUSY clears and REMOVE works.
+    m.mark_busy(|_, _| false);
+    assert!(m.descriptors().iter().all(|d| d.mr_flags & MDF_BUSY == 0));
+    m.set(&desc(0xfd00_0000, 0x100_0000, 0, "fb"), REMOVE).unwrap();
+}

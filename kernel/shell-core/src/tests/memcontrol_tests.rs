@@ -151,7 +151,7 @@ fn list_lines() {
     let all = MemRangeDesc::new(0xfd00_0000, 0x100_0000, -1, "user");
     assert_eq!(
         list_line(&all),
-        "0xfd000000/0x1000000 user uncacheable write-combine write-through write-back write-protect force unknown fixed-base fixed-length set-by-firmware active bogus \n"
+        "0xfd000000/0x1000000 user uncacheable write-combine write-through write-back write-protect force unknown fixed-base fixed-length set-by-firmware active bogus busy \n"
     );
     let full_owner = MemRangeDesc { mr_base: 1, mr_len: 2, mr_flags: MDF_ACTIVE, mr_owner: *b"12345678" };
     assert_eq!(list_line(&full_owner), "0x1/0x2 12345678 active \n");

@@ -236,10 +236,42 @@ fn a_set_retypes_the_direct_map_and_every_mmap_of_the_range() {
     let again = ctx.mmap(fd, base, 0x1000, PROT_READ, MAP_SHARED).unwrap();
     assert_eq!(query(again).unwrap().memtype, MemoryType::WriteCombining);
     ctx.munmap(again, 0x1000).unwrap();
-    set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE).unwrap();
-    assert_eq!(query(addr).unwrap().memtype, MemoryType::WriteBack, "back to the rules' type");
-    assert_eq!(memtype_query(base).pat, Some(MemoryType::WriteBack));
+    // The live mapping makes the range busy: REMOVE waits for munmap.
+    assert_eq!(set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE), Err(Errno::EBUSY));
     ctx.munmap(addr, 0x2000).unwrap();
+    set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE).unwrap();
+    assert_eq!(memtype_query(base).pat, Some(MemoryType::WriteBack), "back to the rules' type");
+}
+
+/// MDF_BUSY, managed (devmem-spec part 0): a range that a live /dev/mem mapping overlaps
+/// reads back busy, UPDATE and REMOVE of it are EBUSY, and the last munmap clears it.
+#[ktest]
+fn a_mapped_range_is_busy_until_the_last_munmap() {
+    let (mut ctx, fd) = mem();
+    let (base, len) = (0x1_0000_0000, 0x20_0000);
+    let busy_of = |ctx: &mut Context| {
+        let (list, _) = get(ctx, fd, 96).unwrap();
+        let desc = list.iter().find(|d| d.mr_base == base && d.mr_len == len && d.mr_flags & MDF_ACTIVE != 0);
+        desc.map(|d| d.mr_flags & MDF_BUSY != 0)
+    };
+    set(&mut ctx, fd, base, len, MDF_UNCACHEABLE, "busy", MEMRANGE_SET_UPDATE).unwrap();
+    assert_eq!(busy_of(&mut ctx), Some(false));
+    let first = ctx.mmap(fd, base + 0x10_0000, 0x1000, PROT_READ, MAP_SHARED).unwrap();
+    let second = ctx.mmap(fd, base + 0x1f_f000, 0x1000, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(busy_of(&mut ctx), Some(true));
+    // The firmware's range does not hold these addresses, so it stays as it was.
+    let (list, _) = get(&mut ctx, fd, 96).unwrap();
+    assert_eq!(list[88].mr_flags & MDF_BUSY, 0, "{:?}", list[88]);
+    assert_eq!(set(&mut ctx, fd, base, len, MDF_WRITEBACK, "busy", MEMRANGE_SET_UPDATE), Err(Errno::EBUSY));
+    assert_eq!(set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE), Err(Errno::EBUSY));
+    let regs = mtrr::read_all().unwrap();
+    assert_eq!(regs.variable[1], (0x1_0000_0000, 0xff_ffe0_0800), "the refused SETs changed nothing");
+    ctx.munmap(first, 0x1000).unwrap();
+    assert_eq!(busy_of(&mut ctx), Some(true), "one mapping is left");
+    ctx.munmap(second, 0x1000).unwrap();
+    assert_eq!(busy_of(&mut ctx), Some(false));
+    set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE).unwrap();
+    assert_eq!(busy_of(&mut ctx), None);
 }
 
 #[ktest]
