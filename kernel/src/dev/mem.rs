@@ -8,7 +8,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use spin::Mutex;
 
@@ -37,6 +37,15 @@ struct MmapRecord {
 }
 
 static MMAPS: Mutex<Vec<MmapRecord>> = Mutex::new(Vec::new());
+
+/// How many times memrange re-typed mappings: a process compares it with the count it
+/// last saw and re-types its own aliases of /dev/mem mmaps when it changed.
+static RETYPES: AtomicU64 = AtomicU64::new(0);
+
+/// The number of re-typings so far (see [`retype_range`]).
+pub fn retype_count() -> u64 {
+    RETYPES.load(Ordering::SeqCst)
+}
 
 /// The memory types a /dev/mem mapping of the `pages` pages from `first` gets under the
 /// rules of part 0 (the MTRRs are read once for all of them); `None` for a page /dev/mem
@@ -88,6 +97,7 @@ pub fn retype_range(base: u64, len: u64) {
             }
         }
     }
+    RETYPES.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Whether a live mmap of /dev/mem overlaps [base, base+len) (memrange's MDF_BUSY).

@@ -290,6 +290,35 @@ impl AddressSpace {
         }
     }
 
+    /// Gives the mapped page at `va` the memory type `memtype`, keeping its frame and
+    /// access; false if nothing is mapped there or the frame is the space's own
+    /// (anonymous memory is always write-back).
+    ///
+    /// # Safety
+    /// The page maps a physical range whose registered type is now `memtype` (memrange
+    /// re-typed it), so the new entry agrees with every other mapping of the frame.
+    pub unsafe fn set_memtype(&mut self, va: u64, memtype: MemoryType) -> bool {
+        if !is_user_range(va, PAGE_SIZE) {
+            return false;
+        }
+        let Ok(Some((table, index))) = self.leaf_slot(va, false) else { return false };
+        let entry = read(table, index);
+        if entry.0 == 0 || entry.0 & OWNED != 0 {
+            return false;
+        }
+        let present = Entry(entry.0 | pte::PRESENT);
+        let attributes = present.attributes(PageSize::Size4K);
+        let protection = Protection {
+            read: entry.is_present(),
+            write: attributes.writable,
+            execute: !attributes.no_execute,
+        };
+        let new = Self::leaf_bits(entry.frame(PageSize::Size4K), protection, memtype);
+        write(table, index, new);
+        cpu::flush_tlb_page(va);
+        true
+    }
+
     /// Copies `bytes` to `addr` in this space's own frames, whatever the pages' access
     /// (the ELF loader fills read-only segments this way). EFAULT if a page is not
     /// mapped to a frame of this space.

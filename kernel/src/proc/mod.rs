@@ -129,6 +129,15 @@ impl DeviceMapping {
         taken
     }
 
+    /// Whether the page at `va` is still mapped in the process.
+    pub fn is_live(&self, va: u64) -> bool {
+        if va < self.start || va >= self.start + self.len {
+            return false;
+        }
+        let page = ((va - self.start) / crate::mm::PAGE_SIZE) as usize;
+        self.live[page / 64] & (1 << (page % 64)) != 0
+    }
+
     /// Whether no page of it is mapped any more.
     pub fn is_gone(&self) -> bool {
         self.live_pages == 0
@@ -152,6 +161,9 @@ pub struct Process {
     /// Pages of anonymous memory mapped, against the limit.
     pub anon_pages: u64,
     pub device_mappings: Vec<DeviceMapping>,
+    /// `dev::mem::retype_count()` when the device mappings' types were last brought in
+    /// line with the driver's mappings they alias.
+    pub retypes_seen: u64,
     pub signal_actions: BTreeMap<u32, [u8; 32]>,
     pub signal_mask: u64,
     /// Unknown system-call numbers already logged.
@@ -263,6 +275,7 @@ pub fn run(
         mmap_next: exec::MMAP_TOP,
         anon_pages: 0,
         device_mappings: Vec::new(),
+        retypes_seen: crate::dev::mem::retype_count(),
         signal_actions: BTreeMap::new(),
         signal_mask: 0,
         unknown_logged: BTreeSet::new(),

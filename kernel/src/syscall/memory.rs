@@ -151,6 +151,33 @@ fn map_file(
     ok(at)
 }
 
+/// Gives each live page of the process's /dev/mem mappings the type of the driver's
+/// mapping it aliases, after memrange re-typed those (one page, one type).
+pub fn sync_device_types(p: &mut Process) {
+    p.retypes_seen = crate::dev::mem::retype_count();
+    for mapping in &p.device_mappings {
+        for offset in (0..mapping.len).step_by(PAGE_SIZE as usize) {
+            if !mapping.is_live(mapping.start + offset) {
+                continue;
+            }
+            let Some(kernel) = crate::mm::paging::translate(mapping.kernel_addr + offset) else { continue };
+            let memtype = kernel.attributes.memtype;
+            if p.space
+                .entry(mapping.start + offset)
+                .is_some_and(|e| e.attributes(crate::mm::PageSize::Size4K).memtype != memtype)
+            {
+                // SAFETY: the page aliases the driver's mapping at `kernel_addr + offset`,
+                // which memrange re-typed to `memtype` and registered; the alias takes
+                // the same type.
+                #[allow(unsafe_code)]
+                unsafe {
+                    p.space.set_memtype(mapping.start + offset, memtype);
+                }
+            }
+        }
+    }
+}
+
 pub fn munmap(p: &mut Process, a: Args) -> SysResult {
     let [addr, len, ..] = a.0;
     if addr % PAGE_SIZE != 0 || len == 0 {
@@ -206,4 +233,92 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
     }
     p.brk = wanted;
     ok(p.brk)
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::collections::{BTreeMap, BTreeSet};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    use memrange::{
+        MDF_WRITECOMBINE, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MEMRANGE_SET_UPDATE, MemRangeDesc, MemRangeOp,
+    };
+    use vfs_core::cred::Credentials;
+    use vfs_core::flags::{O_RDONLY, O_RDWR};
+
+    use super::*;
+    use crate::ktest::ktest;
+    use crate::mm::uspace::AddressSpace;
+    use crate::mm::{MemoryType, PageSize};
+    use crate::vfs::Context;
+    use crate::vfs::userbuf::UserSpace;
+
+    fn process() -> Process {
+        let user = UserSpace { start: 0, end: crate::arch::usermode::USER_END };
+        Process {
+            pid: 0,
+            name: String::from("test"),
+            path: String::from("/bin/test"),
+            space: AddressSpace::new().unwrap(),
+            ctx: Context::with_user_space(Credentials::ROOT, user),
+            cwd: String::from("/"),
+            brk_start: 0x100_0000,
+            brk: 0x100_0000,
+            mmap_next: 0x7000_0000_0000,
+            anon_pages: 0,
+            device_mappings: Vec::new(),
+            retypes_seen: crate::dev::mem::retype_count(),
+            signal_actions: BTreeMap::new(),
+            signal_mask: 0,
+            unknown_logged: BTreeSet::new(),
+        }
+    }
+
+    fn set(base: u64, len: u64, flags: i32, op: i32) -> KResult<u64> {
+        let mut ctx = Context::new(Credentials::ROOT);
+        let fd = ctx.open("/dev/mem", O_RDONLY, 0)?;
+        let desc = MemRangeDesc::new(base, len, flags, "alias").to_bytes();
+        let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+        ctx.ioctl(fd, MEMRANGE_SET, op.as_mut_ptr() as u64)
+    }
+
+    fn user_type(p: &Process, va: u64) -> MemoryType {
+        p.space.entry(va).expect("mapped").attributes(PageSize::Size4K).memtype
+    }
+
+    /// After memrange re-types a range, a process's alias of a /dev/mem mapping takes the
+    /// new type too (one page, one type), and a partial munmap keeps the rest mapped and
+    /// registered until the last page goes.
+    #[ktest]
+    fn a_process_alias_follows_memrange_and_partial_munmap_keeps_the_rest() {
+        let mut p = process();
+        let fd = p.ctx.open("/dev/mem", O_RDWR, 0).unwrap() as u64;
+        let (base, len) = (0x1_0000_0000u64, 0x20_0000u64);
+        // The mapping straddles the end of the range: two pages in it, one after it.
+        let phys = base + len - 0x2000;
+        let Ok(crate::syscall::Outcome::Return(at)) =
+            mmap(&mut p, Args([0, 0x3000, 3, MAP_SHARED, fd, phys]))
+        else {
+            panic!("mmap of /dev/mem failed")
+        };
+        assert_eq!(user_type(&p, at), MemoryType::WriteBack, "a hole the MTRRs call WB");
+        set(base, len, MDF_WRITECOMBINE, MEMRANGE_SET_UPDATE).unwrap();
+        assert_ne!(p.retypes_seen, crate::dev::mem::retype_count(), "the SET re-typed mappings");
+        sync_device_types(&mut p);
+        assert_eq!(user_type(&p, at), MemoryType::WriteCombining);
+        assert_eq!(user_type(&p, at + 0x1000), MemoryType::WriteCombining);
+        assert_eq!(user_type(&p, at + 0x2000), MemoryType::WriteBack, "outside the range");
+        // Partial munmap: the middle page goes, the others stay mapped and registered.
+        munmap(&mut p, Args([at + 0x1000, 0x1000, 0, 0, 0, 0])).unwrap();
+        assert!(p.space.entry(at + 0x1000).is_none());
+        assert_eq!(crate::mm::registry::lookup(phys), Some(MemoryType::WriteCombining));
+        assert_eq!(p.device_mappings.len(), 1);
+        munmap(&mut p, Args([at, 0x1000, 0, 0, 0, 0])).unwrap();
+        assert_eq!(p.device_mappings.len(), 1, "one page is still mapped");
+        munmap(&mut p, Args([at + 0x2000, 0x1000, 0, 0, 0, 0])).unwrap();
+        assert!(p.device_mappings.is_empty(), "the last page gave the driver's mapping back");
+        assert_eq!(crate::mm::registry::lookup(phys), None);
+        set(base, len, 0, MEMRANGE_SET_REMOVE).unwrap();
+    }
 }

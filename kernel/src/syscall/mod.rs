@@ -59,7 +59,15 @@ pub fn handle(frame: &mut SyscallFrame) {
     let outcome = {
         let mut guard = CURRENT.lock();
         match guard.as_mut() {
-            Some(process) => dispatch(process, number, args),
+            Some(process) => {
+                let outcome = dispatch(process, number, args);
+                // A MEMRANGE_SET or /proc/mtrr write re-typed the driver's mappings:
+                // the process's aliases follow before it runs again.
+                if crate::dev::mem::retype_count() != process.retypes_seen {
+                    memory::sync_device_types(process);
+                }
+                outcome
+            }
             None => Err(Errno::ENOSYS),
         }
     };
