@@ -140,3 +140,56 @@ fn processes_start_exit_and_system_calls() {
     let dd_work = dd_ns.saturating_sub(16 * start_to_exit).max(1);
     report("busybox_dd_dev_mem", (16u64 << 20) * 1_000_000_000 / dd_work, "B/s");
 }
+
+/// How long each limit loop runs.
+const LIMIT_NS: u64 = 100_000_000;
+
+/// Bytes per second of `pass` (which moves `bytes` each call), run for [`LIMIT_NS`].
+fn rate(bytes: u64, mut pass: impl FnMut()) -> u64 {
+    let start = uptime_ns();
+    let mut done = 0;
+    while uptime_ns() - start < LIMIT_NS {
+        pass();
+        done += bytes;
+    }
+    done * 1_000_000_000 / (uptime_ns() - start).max(1)
+}
+
+/// The physical limits beside the /dev/mem figures (`cargo xtask conform` shows them):
+/// RAM and ROM, a raw copy through the direct map (what the guest can copy at all); the
+/// VGA window and the HPET, the 8-byte loads /dev/mem makes there, in one tight loop
+/// through an uncached mapping (QEMU emulates those accesses one by one, so that is their limit).
+#[ktest(timeout = 60)]
+fn physical_limits() {
+    use kernel::mm::nofault::{read_kernel, read_qwords};
+    use kernel::mm::window::{map_phys_range, unmap_phys_range};
+    use kernel::mm::{MemoryType, phys_to_virt};
+
+    let mut buf = vec![0u8; 0x40000];
+    let copy = |phys: u64, len: usize, buf: &mut [u8]| {
+        rate(len as u64, || read_kernel(phys_to_virt(phys), &mut buf[..len]).expect("the direct map"))
+    };
+    let ram = copy(0, 0xa0000.min(buf.len()), &mut buf);
+    let rom = copy(0xc0000, 0x40000, &mut buf);
+    let loads = |phys: u64, len: u64| {
+        let mapping = map_phys_range(phys, len, MemoryType::UncachedMinus).expect("a window mapping");
+        let va = mapping.va;
+        let mut words = vec![0u64; (len / 8) as usize];
+        let result = rate(len, || {
+            assert_eq!(read_qwords(va, &mut words), words.len());
+        });
+        core::hint::black_box(&words);
+        unmap_phys_range(mapping);
+        result
+    };
+    let vga = loads(0xa0000, 0x20000);
+    let hpet = loads(0xfed0_0000, 0x1000);
+    report("limit_ram_copy", ram, "B/s");
+    report("limit_vga_loads", vga, "B/s");
+    report("limit_rom_copy", rom, "B/s");
+    // The first MiB at each part's own limit: 640 KiB of RAM, 128 KiB of VGA, 256 KiB of ROM.
+    let seconds =
+        f64::from(0xa0000) / ram as f64 + f64::from(0x20000) / vga as f64 + f64::from(0x40000) / rom as f64;
+    report("limit_first_mib", (f64::from(0x10_0000) / seconds) as u64, "B/s");
+    report("limit_hpet_loads", hpet, "B/s");
+}

@@ -106,13 +106,42 @@ pub fn runs(scenarios: &[Scenario]) -> Vec<Run> {
     runs
 }
 
+/// The tools the scenarios use that busybox provides: on this kernel they run as
+/// `busybox TOOL` in ring 3, the same binary the Linux peer runs, so what differs is the
+/// kernel and not the tool. `echo` stays the shell's (it is sh's on Linux too), and so do
+/// this kernel's own built-ins `runas`, `inb` and `outb` (the peer has stand-ins).
+pub const BUSYBOX_APPLETS: [&str; 9] = ["cat", "chmod", "dd", "devmem", "hexdump", "id", "ls", "od", "stat"];
+
+/// A scenario's command line as this kernel's shell runs it: busybox's applets through
+/// busybox, after any `runas USER` prefix.
+pub fn our_command(command: &str) -> String {
+    let mut words = command.splitn(3, ' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some("runas"), Some(user), Some(rest)) => format!("runas {user} {}", our_command(rest)),
+        (Some(tool), ..) if BUSYBOX_APPLETS.contains(&tool) => format!("busybox {command}"),
+        _ => command.to_string(),
+    }
+}
+
+/// Undoes [`our_command`] on a command line read back from this kernel's transcript.
+pub fn scenario_command(command: &str) -> String {
+    let mut words = command.splitn(3, ' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some("runas"), Some(user), Some(rest)) => format!("runas {user} {}", scenario_command(rest)),
+        (Some("busybox"), Some(tool), _) if BUSYBOX_APPLETS.contains(&tool) => {
+            command["busybox ".len()..].to_string()
+        }
+        _ => command.to_string(),
+    }
+}
+
 /// What this kernel's shell is given: every run between echoed markers, then `poweroff`.
 pub fn our_script(runs: &[Run]) -> String {
     let mut script = String::new();
     for run in runs {
         script.push_str(&format!("echo @@@ BEGIN {}\n", run.name));
         for command in &run.commands {
-            script.push_str(command);
+            script.push_str(&our_command(command));
             script.push('\n');
         }
         script.push_str(&format!("echo @@@ END {}\n", run.name));
@@ -143,11 +172,18 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     eprintln!("xtask: booting this kernel with the same scenarios");
     let kernel = build::kernel(options.release)?;
     let image = build::disk_image(&kernel, false)?;
-    let (ours_output, status) = console::run_script(&image, our_script(&runs).as_bytes())?;
+    let script = our_script(&runs);
+    std::fs::write(log_dir.join("conform-ours.script"), &script)?;
+    let (ours_output, status) = console::run_script(&image, script.as_bytes())?;
     std::fs::write(log_dir.join("conform-ours.log"), &ours_output)?;
 
     let theirs = compare::parse_transcript(&linux.output);
-    let ours = compare::parse_transcript(&ours_output);
+    let mut ours = compare::parse_transcript(&ours_output);
+    for transcript in ours.values_mut() {
+        for block in &mut transcript.blocks {
+            block.command = scenario_command(&block.command);
+        }
+    }
     let expected_path = conform_dir().join("expected-differences");
     let expected = compare::parse_expected(&std::fs::read_to_string(&expected_path).unwrap_or_default())?;
     let report = compare::compare(&runs, &theirs, &ours, &expected);
@@ -179,15 +215,21 @@ pub fn run(options: &Options) -> Result<ExitCode> {
         label: "QEMU start to prompt (ours) / init (Linux)",
         ours: Some(ours_prompt),
         linux: Some(linux.seconds_to_init),
+        limit: None,
         unit: "s",
+        better: Better::Lower,
     }];
+    let limits = physical_limits(options.release).unwrap_or_else(|error| {
+        eprintln!("xtask: no physical limits: {error:#}");
+        BTreeMap::new()
+    });
     let raw_ours = compare::parse_raw(&ours_output);
     let raw_linux = compare::parse_raw(&linux.output);
     let bench_run = |map: &BTreeMap<String, Transcript>| {
         map.iter().find(|(name, _)| name.contains("-bench.")).map(|(_, t)| t.clone())
     };
     if let (Some(a), Some(b)) = (bench_run(&raw_ours), bench_run(&raw_linux)) {
-        rows.extend(bench_rows(&a, &b));
+        rows.extend(bench_rows(&a, &b, &limits));
     }
     print_bench(&rows);
     println!("report: {}", report_path.display());
@@ -209,85 +251,138 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-/// `B bytes (H) copied, S seconds, R` (this kernel's dd): bytes and seconds.
-fn dd_bytes_seconds(lines: &[String]) -> Option<(f64, f64)> {
-    let line = lines.iter().find(|l| l.contains(" copied, "))?;
-    let bytes: f64 = line.split_whitespace().next()?.parse().ok()?;
-    let (_, tail) = line.split_once(" copied, ")?;
-    let seconds: f64 = tail.split_whitespace().next()?.parse().ok()?;
-    Some((bytes, seconds))
+/// memrate's `B bytes in N ns: R MB/s`: bytes per second.
+fn memrate_rate(block: &Block) -> Option<f64> {
+    let line = block.lines.iter().find(|l| l.contains(" bytes in ") && l.ends_with(" MB/s"))?;
+    let (bytes, rest) = line.split_once(" bytes in ")?;
+    let nanos: f64 = rest.split_whitespace().next()?.parse().ok()?;
+    let bytes: f64 = bytes.parse().ok()?;
+    (nanos > 0.0).then(|| bytes * 1e9 / nanos)
 }
 
-/// `N+M records out` and the block size of the command: bytes copied.
-fn dd_bytes(block: &Block) -> Option<f64> {
-    let records: f64 =
-        block.lines.iter().find(|l| l.ends_with(" records out"))?.split('+').next()?.parse().ok()?;
-    let bs: f64 = block.command.split_whitespace().find_map(|w| w.strip_prefix("bs="))?.parse().ok()?;
-    Some(records * bs)
+/// syscalls' `N getppid calls in U us: T ns each`: nanoseconds per call.
+fn syscall_nanos(block: &Block) -> Option<f64> {
+    let line = block.lines.iter().find(|l| l.ends_with(" ns each"))?;
+    let (count, rest) = line.split_once(" getppid calls in ")?;
+    let micros: f64 = rest.split_whitespace().next()?.parse().ok()?;
+    let count: f64 = count.parse().ok()?;
+    (count > 0.0).then(|| micros * 1000.0 / count)
 }
 
-/// One row of the side-by-side table.
+/// Which way is better for a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+/// One row of the side-by-side table; `limit` is the physical limit of the workload on
+/// this machine (`bench: limit_*` of the benchmark kernel), where one applies.
 pub struct BenchRow {
     pub label: &'static str,
     pub ours: Option<f64>,
     pub linux: Option<f64>,
+    pub limit: Option<f64>,
     pub unit: &'static str,
+    pub better: Better,
 }
 
-/// The benchmark scenario's rates: this kernel's from its dd's own timing, Linux's from
-/// the init's monotonic-clock timing less the zero-length dd (the cost of starting dd).
-pub fn bench_rows(ours: &Transcript, linux: &Transcript) -> Vec<BenchRow> {
-    const LABELS: [&str; 5] = [
-        "/dev/mem RAM 0-0x9ffff",
-        "/dev/mem VGA 0xa0000-0xbffff",
-        "/dev/mem ROM 0xc0000-0xfffff",
-        "/dev/mem first MiB",
-        "/dev/zero 1 MiB",
+/// The benchmark scenario's rows, in bench.sh's order: memrate's rates (the physical
+/// limit named beside each), the system-call round trip, start to exit.
+pub fn bench_rows(ours: &Transcript, linux: &Transcript, limits: &BTreeMap<String, f64>) -> Vec<BenchRow> {
+    const RATES: [(&str, Option<&str>); 6] = [
+        ("/dev/mem RAM 0-0x9ffff", Some("limit_ram_copy")),
+        ("/dev/mem VGA 0xa0000-0xbffff", Some("limit_vga_loads")),
+        ("/dev/mem ROM 0xc0000-0xfffff", Some("limit_rom_copy")),
+        ("/dev/mem first MiB", Some("limit_first_mib")),
+        ("/dev/zero 1 MiB", Some("limit_ram_copy")),
+        ("mmap + touch, HPET page", Some("limit_hpet_loads")),
     ];
-    let start_cost = linux.blocks.first().and_then(|b| b.nanos).unwrap_or(0);
-    let rate_linux = |block: &Block| {
-        let bytes = dd_bytes(block)?;
-        let nanos = block.nanos?.saturating_sub(start_cost).max(1);
-        (bytes > 0.0).then(|| bytes / (nanos as f64 / 1e9))
-    };
-    let rate_ours = |block: &Block| {
-        let (bytes, seconds) = dd_bytes_seconds(&block.lines)?;
-        (bytes > 0.0 && seconds > 0.0).then(|| bytes / seconds)
-    };
-    LABELS
+    let mut rows: Vec<BenchRow> = RATES
         .iter()
         .enumerate()
-        .map(|(i, label)| BenchRow {
+        .map(|(i, (label, limit))| BenchRow {
             label,
-            ours: ours.blocks.get(i + 1).and_then(rate_ours),
-            linux: linux.blocks.get(i + 1).and_then(rate_linux),
+            ours: ours.blocks.get(i).and_then(memrate_rate),
+            linux: linux.blocks.get(i).and_then(memrate_rate),
+            limit: limit.and_then(|name| limits.get(name).copied()),
             unit: "MB/s",
+            better: Better::Higher,
         })
-        .chain(std::iter::once(BenchRow {
-            label: "start to exit of `busybox true`",
-            ours: None,
-            linux: linux.blocks.get(LABELS.len() + 1).and_then(|b| b.nanos).map(|n| n as f64 / 1e6),
-            unit: "ms",
-        }))
-        .collect()
+        .collect();
+    rows.push(BenchRow {
+        label: "system call round trip (getppid)",
+        ours: ours.blocks.get(RATES.len()).and_then(syscall_nanos),
+        linux: linux.blocks.get(RATES.len()).and_then(syscall_nanos),
+        limit: None,
+        unit: "ns",
+        better: Better::Lower,
+    });
+    rows.push(BenchRow {
+        label: "start to exit of /bin/true",
+        ours: ours.blocks.get(RATES.len() + 1).and_then(|b| b.nanos).map(|n| n as f64 / 1e6),
+        linux: linux.blocks.get(RATES.len() + 1).and_then(|b| b.nanos).map(|n| n as f64 / 1e6),
+        limit: None,
+        unit: "ms",
+        better: Better::Lower,
+    });
+    rows
 }
 
 fn print_bench(rows: &[BenchRow]) {
     println!("\nside by side (QEMU TCG, the same machine; one run each, noisy):\n");
-    println!("| measurement | this kernel | Linux 6.1 | this kernel / Linux |");
-    println!("|---|---|---|---|");
+    println!(
+        "| measurement | this kernel | Linux 6.1 | vs Linux (>1: faster) | physical limit | this kernel / limit |"
+    );
+    println!("|---|---|---|---|---|---|");
     for row in rows {
         let show = |v: Option<f64>| match (v, row.unit) {
             (Some(v), "MB/s") => format!("{:.1} MB/s", v / 1e6),
             (Some(v), unit) => format!("{v:.2} {unit}"),
             (None, _) => "n/a".to_string(),
         };
-        let ratio = match (row.ours, row.linux) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        let speed = match (row.ours, row.linux, row.better) {
+            (Some(a), Some(b), Better::Higher) if b > 0.0 => format!("{:.2}", a / b),
+            (Some(a), Some(b), Better::Lower) if a > 0.0 => format!("{:.2}", b / a),
             _ => "n/a".to_string(),
         };
-        println!("| {} | {} | {} | {ratio} |", row.label, show(row.ours), show(row.linux));
+        let of_limit = match (row.ours, row.limit) {
+            (Some(a), Some(l)) if l > 0.0 => format!("{:.2}", a / l),
+            _ => "n/a".to_string(),
+        };
+        println!(
+            "| {} | {} | {} | {speed} | {} | {of_limit} |",
+            row.label,
+            show(row.ours),
+            show(row.linux),
+            show(row.limit)
+        );
     }
+}
+
+/// The benchmark kernel's `physical_limits` test, booted alone: `bench: limit_* B/s`.
+fn physical_limits(release: bool) -> Result<BTreeMap<String, f64>> {
+    use crate::ktest::{SuiteOptions, run_suite};
+    let bench = build::test_kernels(release)?
+        .into_iter()
+        .find(|a| a.target == "bench")
+        .context("no bench kernel was built")?;
+    let image = build::disk_image(&bench.executable, false)?;
+    let log_dir = project_root().join("target/xtask/bench-logs");
+    std::fs::create_dir_all(&log_dir)?;
+    let options = SuiteOptions {
+        filter: Some("physical_limits"),
+        idle_timeout: std::time::Duration::from_secs(120),
+        verbose: false,
+        log_dir: &log_dir,
+        qemu_args: &[],
+    };
+    let report = run_suite("bench-limits", &image, &options);
+    if report.error.is_some() || report.tests.iter().any(|t| t.outcome.is_failure()) {
+        anyhow::bail!("the benchmark kernel failed; see {}", report.log.display());
+    }
+    let log = std::fs::read_to_string(&report.log)?;
+    Ok(crate::bench::parse_bench_lines(&log).into_iter().map(|(name, value, _)| (name, value)).collect())
 }
 
 /// The path of a cached file under `target/linux-peer/`.
@@ -315,7 +410,7 @@ mod tests {
         assert_eq!(runs[1].name, "01-x.nobody");
         assert_eq!(runs[1].commands, ["runas nobody cat /a"]);
         let script = our_script(&runs);
-        assert!(script.starts_with("echo @@@ BEGIN 00-x.root\ncat /a\n"));
+        assert!(script.starts_with("echo @@@ BEGIN 00-x.root\nbusybox cat /a\n"));
         assert!(script.ends_with("echo @@@ END 01-x.nobody\npoweroff\n"));
     }
 
@@ -328,25 +423,35 @@ mod tests {
         };
         let ours = Transcript {
             blocks: vec![
-                block("dd bs=4096 count=0", &[], None),
-                block(
-                    "dd bs=4096 count=256",
-                    &["256+0 records out", "1048576 bytes (1.0MB) copied, 0.5 seconds, 2MB/s"],
-                    None,
-                ),
+                block("memrate /dev/mem 0 0xa0000", &["200000000 bytes in 100000000 ns: 2000.0 MB/s"], None),
+                block("memrate /dev/mem 0xa0000 0x20000", &["memrate: read: Bad address"], None),
             ],
         };
         let linux = Transcript {
-            blocks: vec![
-                block("dd bs=4096 count=0", &["0+0 records out"], Some(1_000_000)),
-                block("dd bs=4096 count=256", &["256+0 records out"], Some(3_000_000)),
-                block("dd bs=4096 count=256", &["dd: x", "0+0 records out"], Some(3_000_000)),
-            ],
+            blocks: vec![block("memrate /dev/mem 0 0xa0000", &["100 bytes in 1000 ns: 100.0 MB/s"], None)],
         };
-        let rows = bench_rows(&ours, &linux);
-        assert_eq!(rows[0].ours, Some(2097152.0));
-        assert_eq!(rows[0].linux, Some(1048576.0 / 0.002));
-        assert_eq!(rows[1].ours, None);
-        assert_eq!(rows[1].linux, None);
+        let limits = BTreeMap::from([(String::from("limit_ram_copy"), 4e9)]);
+        let rows = bench_rows(&ours, &linux, &limits);
+        assert_eq!(rows[0].ours, Some(2e9));
+        assert_eq!(rows[0].linux, Some(1e8));
+        assert_eq!(rows[0].limit, Some(4e9));
+        assert_eq!((rows[1].ours, rows[1].linux, rows[1].limit), (None, None, None));
+        let transcript = compare::parse_raw(
+            "@@@ BEGIN b\n# time /bin/true\nreal\t0m0.001500s\n# syscalls 10\n10 getppid calls in 2 us: 200 ns each\n@@@ END b\n",
+        );
+        let blocks = &transcript["b"].blocks;
+        assert_eq!(blocks[0].nanos, Some(1_500_000));
+        assert!(blocks[0].lines.is_empty(), "the time line is the measurement, not output");
+        assert_eq!(syscall_nanos(&blocks[1]), Some(200.0));
+        assert_eq!(
+            our_command("runas nobody hexdump -C /dev/mem"),
+            "runas nobody busybox hexdump -C /dev/mem"
+        );
+        assert_eq!(our_command("echo $?"), "echo $?");
+        assert_eq!(
+            scenario_command("runas nobody busybox hexdump -C /dev/mem"),
+            "runas nobody hexdump -C /dev/mem"
+        );
+        assert_eq!(scenario_command("busybox true"), "busybox true");
     }
 }

@@ -109,6 +109,15 @@ fn program_entry(path: &Path) -> Result<Entry> {
     Ok(Entry { name: format!("bin/{name}"), mode: REGULAR | perm, data })
 }
 
+/// The project's own test programs (userland/), built: the same static binaries the
+/// ramdisk's /bin holds, for the Linux peer of `cargo xtask conform`.
+pub fn userland_programs() -> Result<Vec<PathBuf>> {
+    setup::ensure_userland_tools()?;
+    let out_dir = project_root().join("target/userland");
+    std::fs::create_dir_all(&out_dir)?;
+    build_programs(&out_dir)
+}
+
 /// Builds userland/: every `*.c` with `musl-gcc -static`, and every cargo project
 /// (a folder with Cargo.toml) for x86_64-unknown-linux-musl. Returns the executables.
 fn build_programs(out_dir: &Path) -> Result<Vec<PathBuf>> {

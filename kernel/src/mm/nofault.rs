@@ -123,6 +123,18 @@ pub unsafe fn copy_qwords(dst: u64, src: u64, qwords: usize) -> usize {
     copied
 }
 
+/// Reads `dst.len()` aligned 8-byte words from kernel virtual address `src` into `dst`,
+/// one 8-byte load each, as /dev/mem reads device memory; stops at a fault or a
+/// misaligned `src`. Returns the words read. (The benchmark's limit for device ranges.)
+pub fn read_qwords(src: u64, dst: &mut [u64]) -> usize {
+    if !src.is_multiple_of(8) {
+        return 0;
+    }
+    // SAFETY: `dst` is an exclusive, aligned buffer of `dst.len()` words; `src` is only
+    // read, and a fault there is caught by the exception table.
+    unsafe { extable::copy_qwords_nofault(dst.as_mut_ptr(), src as *const u64, dst.len()) }
+}
+
 /// Copies `src` to kernel virtual address `dst`: the primitive behind writes to
 /// `/dev/kmem`, which exist to change kernel memory. Pages that are unmapped or mapped
 /// read-only are refused before any byte is written to them (write protection is never

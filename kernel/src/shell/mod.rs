@@ -192,6 +192,9 @@ pub fn execute(ctx: &mut Context, words: &[String]) -> i32 {
     if name == "runas" {
         return runas(ctx, words);
     }
+    if name == "time" {
+        return time(ctx, words);
+    }
     match tools::find(name) {
         Some(tool) => (tool.run)(ctx, words),
         None => run_program(ctx, words),
@@ -243,6 +246,22 @@ fn run_program(ctx: &mut Context, words: &[String]) -> i32 {
 
 /// `runas USER COMMAND [ARGS...]`: one command with USER's uid, gid and groups. For
 /// root only, as su and sudo are: anyone else gets EPERM.
+/// `time COMMAND [ARG...]`: runs the command, then prints the wall time it took as
+/// `real\tMmS.UUUUUUs` (microseconds). There is no user and sys line: the kernel keeps no
+/// per-process CPU accounting. The status is the command's.
+fn time(ctx: &mut Context, words: &[String]) -> i32 {
+    if words.len() < 2 || shell_core::args::wants_help(&words[1..2]) {
+        print!("usage: time COMMAND [ARG...]\n");
+        return if words.len() >= 2 { 0 } else { 1 };
+    }
+    let start = crate::arch::timer::uptime_ns();
+    let status = execute(ctx, &words[1..]);
+    let micros = (crate::arch::timer::uptime_ns() - start) / 1000;
+    crate::console::ensure_line_start();
+    print!("real\t{}m{}.{:06}s\n", micros / 60_000_000, micros / 1_000_000 % 60, micros % 1_000_000);
+    status
+}
+
 fn runas(ctx: &Context, words: &[String]) -> i32 {
     if shell_core::args::wants_help(&words[1..2.min(words.len())]) || words.len() < 3 {
         print!("usage: runas USER COMMAND [ARG...]\n");

@@ -350,6 +350,22 @@ pub fn chmod(p: &mut Process, dirfd: u64, path: u64, mode: u64) -> SysResult {
     ok(0)
 }
 
+pub fn ftruncate(p: &mut Process, a: Args) -> SysResult {
+    // The length is an off_t: negative values are EINVAL, before the fd is looked at.
+    let len = a.0[1] as i64;
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    p.ctx.ftruncate(a.fd(0)?, len)?;
+    ok(0)
+}
+
+pub fn truncate(p: &mut Process, path: u64, len: u64) -> SysResult {
+    let path = path_arg(p, AT_FDCWD, path)?;
+    p.ctx.truncate(&path, len as i64)?;
+    ok(0)
+}
+
 pub fn chown(p: &mut Process, dirfd: u64, path: u64, uid: u64, gid: u64) -> SysResult {
     let path = path_arg(p, dirfd, path)?;
     let id = |v: u64| if v as u32 == u32::MAX { None } else { Some(v as u32) };

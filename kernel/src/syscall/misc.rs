@@ -7,8 +7,11 @@ use super::user;
 use super::{Args, Outcome, SysResult, ok};
 use crate::proc::{ExitStatus, Process};
 
+/// getgroups: the supplementary groups in ascending order, as Linux keeps them (its
+/// setgroups sorts the list: `groups_sort` in kernel/groups.c).
 pub fn getgroups(p: &mut Process, a: Args) -> SysResult {
-    let groups = p.ctx.cred().groups().to_vec();
+    let mut groups = p.ctx.cred().groups().to_vec();
+    groups.sort_unstable();
     let size = a.0[0] as i32;
     if size < 0 {
         return Err(Errno::EINVAL);

@@ -115,6 +115,8 @@ fn dispatch(p: &mut Process, number: u64, a: Args) -> SysResult {
         nr::__NR_faccessat | nr::__NR_faccessat2 => fs::access(p, a.0[0], a.0[1], a.0[2]),
         nr::__NR_mknod => fs::mknod(p, fs::AT_FDCWD, a.0[0], a.0[1], a.0[2]),
         nr::__NR_mknodat => fs::mknod(p, a.0[0], a.0[1], a.0[2], a.0[3]),
+        nr::__NR_ftruncate => fs::ftruncate(p, a),
+        nr::__NR_truncate => fs::truncate(p, a.0[0], a.0[1]),
         nr::__NR_chmod => fs::chmod(p, fs::AT_FDCWD, a.0[0], a.0[1]),
         nr::__NR_fchmodat => fs::chmod(p, a.0[0], a.0[1], a.0[2]),
         nr::__NR_chown | nr::__NR_lchown => fs::chown(p, fs::AT_FDCWD, a.0[0], a.0[1], a.0[2]),

@@ -448,6 +448,33 @@ impl Context {
         Ok(())
     }
 
+    /// ftruncate(2): EINVAL for a negative length, anything but a regular file, or a
+    /// file not open for writing (Linux's `do_sys_ftruncate` order).
+    pub fn ftruncate(&self, fd: Fd, len: i64) -> KResult<()> {
+        let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
+        let file = self.file(fd)?;
+        match &file.inode.kind {
+            InodeKind::RamFile(ram) if file.flags.writable() => ram.set_len(len),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// truncate(2): EISDIR for a directory, EINVAL for other non-regular files, EROFS for
+    /// the ramdisk's, EACCES without write permission.
+    pub fn truncate(&self, path: &str, len: i64) -> KResult<()> {
+        let len = u64::try_from(len).map_err(|_| Errno::EINVAL)?;
+        let inode = lookup(path, &self.cred)?;
+        match &inode.kind {
+            InodeKind::Directory(_) => Err(Errno::EISDIR),
+            InodeKind::StaticFile(_) => Err(Errno::EROFS),
+            InodeKind::RamFile(ram) => {
+                permitted(&inode, &self.cred, Access::WRITE)?;
+                ram.set_len(len)
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
     pub fn stat(&self, path: &str) -> KResult<Stat> {
         Ok(lookup(path, &self.cred)?.stat())
     }

@@ -69,6 +69,12 @@ impl RamFile {
     pub fn truncate(&self) {
         let _ = Self::resize(&mut self.data.lock(), 0);
     }
+
+    /// ftruncate and truncate: cut to `len` bytes, or grow with zeros (ENOSPC past the
+    /// limit, and then the file is as it was).
+    pub fn set_len(&self, len: u64) -> KResult<()> {
+        Self::resize(&mut self.data.lock(), len)
+    }
 }
 
 impl Drop for RamFile {

@@ -48,6 +48,11 @@ pub fn parse_raw(output: &str) -> BTreeMap<String, Transcript> {
                 if let Some(block) = transcript.blocks.last_mut() {
                     block.nanos = nanos.trim().parse().ok();
                 }
+            } else if let Some(nanos) = line.strip_prefix("real\t").and_then(parse_real) {
+                // This kernel's `time` built-in: the command's wall time.
+                if let Some(block) = transcript.blocks.last_mut() {
+                    block.nanos = Some(nanos);
+                }
             } else if let Some(block) = transcript.blocks.last_mut() {
                 block.lines.push(line.to_string());
             }
@@ -89,6 +94,14 @@ pub fn parse_transcript(output: &str) -> BTreeMap<String, Transcript> {
     runs
 }
 
+/// `MmS.UUUUUUs` (this shell's `time`) in nanoseconds.
+fn parse_real(text: &str) -> Option<u64> {
+    let (minutes, rest) = text.split_once('m')?;
+    let seconds: f64 = rest.strip_suffix('s')?.parse().ok()?;
+    let minutes: u64 = minutes.parse().ok()?;
+    Some(minutes * 60_000_000_000 + (seconds * 1e9).round() as u64)
+}
+
 fn is_dd_status(line: &str) -> bool {
     line.split_once(" bytes (").is_some_and(|(bytes, rest)| {
         bytes.parse::<u64>().is_ok() && rest.contains(" copied, ") && rest.ends_with("/s")
@@ -98,9 +111,21 @@ fn is_dd_status(line: &str) -> bool {
 const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/// Only what must differ between two kernels: dd's timing, ls's date and column padding,
-/// addresses that depend on where the kernel was loaded.
+/// Only what must differ between two kernels: dd's, memrate's and syscalls' timings, ls's
+/// date and column padding, addresses that depend on where the kernel was loaded.
 pub fn normalise(line: &str) -> String {
+    // memrate: `B bytes in N ns: R MB/s`; syscalls: `N getppid calls in U us: T ns each`.
+    if let Some((head, _)) = line.split_once(" bytes in ")
+        && head.parse::<u64>().is_ok()
+        && line.ends_with(" MB/s")
+    {
+        return String::from("<bytes> bytes in <time>: <rate> MB/s");
+    }
+    if let Some((head, _)) = line.split_once(" calls in ")
+        && line.ends_with(" ns each")
+    {
+        return format!("{head} calls in <time>");
+    }
     // dd: `B bytes (H) copied, S seconds, R/s`.
     if let Some((head, tail)) = line.split_once(" copied, ")
         && tail.ends_with("/s")

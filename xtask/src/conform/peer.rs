@@ -96,6 +96,11 @@ pub fn initramfs(runs: &[Run]) -> Result<PathBuf> {
     for tool in ["runas", "inb", "outb"] {
         archive.file(&format!("bin/{tool}"), 0o755, &read(tool)?);
     }
+    // The project's test programs, the same binaries as this kernel's /bin.
+    for program in crate::ramdisk::userland_programs()? {
+        let name = file_name(&program);
+        archive.file(&format!("bin/{name}"), 0o755, &std::fs::read(&program)?);
+    }
     let (passwd, group) = crate::cpio::passwd_and_group();
     archive.file("etc/passwd", 0o644, passwd.as_bytes());
     archive.file("etc/group", 0o644, group.as_bytes());

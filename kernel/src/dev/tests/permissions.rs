@@ -204,3 +204,31 @@ fn the_driver_refuses_non_root_whatever_the_node_mode_says() {
         ctx.unlink(name).unwrap();
     }
 }
+
+/// ftruncate and truncate as Linux's `do_sys_ftruncate`/`do_sys_truncate` answer: a RAM
+/// file is cut or grown with zeros; a device, a read-only fd or a negative length is
+/// EINVAL; a directory EISDIR; the ramdisk's files EROFS; no write permission EACCES.
+#[ktest]
+fn ftruncate_and_truncate_follow_linux() {
+    let mut ctx = root();
+    let fd = ctx.open("/tmp/cut", O_CREAT | O_RDWR, 0o644).unwrap();
+    assert_eq!(ctx.write(fd, UserBuf::from_slice(b"0123456789")), Ok(10));
+    ctx.ftruncate(fd, 4).unwrap();
+    assert_eq!(ctx.fstat(fd).unwrap().size, 4);
+    ctx.ftruncate(fd, 6).unwrap();
+    let (bytes, n) = pread_array::<8>(&mut ctx, fd, 0).unwrap();
+    assert_eq!(&bytes[..n], b"0123\0\0", "grown with zeros");
+    assert_eq!(ctx.ftruncate(fd, -1), Err(Errno::EINVAL));
+    let read_only = ctx.open("/tmp/cut", O_RDONLY, 0).unwrap();
+    assert_eq!(ctx.ftruncate(read_only, 0), Err(Errno::EINVAL));
+    let mem = ctx.open("/dev/mem", O_RDWR, 0).unwrap();
+    assert_eq!(ctx.ftruncate(mem, 0), Err(Errno::EINVAL), "busybox dd of=/dev/mem asks this");
+    assert_eq!(ctx.ftruncate(99, 0), Err(Errno::EBADF));
+    assert_eq!(ctx.truncate("/tmp", 0), Err(Errno::EISDIR));
+    assert_eq!(ctx.truncate("/dev/null", 0), Err(Errno::EINVAL));
+    assert_eq!(ctx.truncate("/etc/passwd", 0), Err(Errno::EROFS));
+    assert_eq!(as_user("nobody").truncate("/tmp/cut", 0), Err(Errno::EACCES));
+    ctx.truncate("/tmp/cut", 1).unwrap();
+    assert_eq!(ctx.stat("/tmp/cut").unwrap().size, 1);
+    ctx.unlink("/tmp/cut").unwrap();
+}

@@ -39,6 +39,13 @@ static TOOLS: &[Tool] = &[
         run: |_, _| 0,
     },
     Tool {
+        name: "time",
+        usage: "time COMMAND [ARG...]",
+        summary: "run a command and print its wall time",
+        // Listed for `help`; the shell runs it itself, since it runs another command.
+        run: |_, _| 0,
+    },
+    Tool {
         name: "ls",
         usage: "ls [-l] [PATH]",
         summary: "list a directory (-l: mode, owner, numbers)",
