@@ -78,29 +78,7 @@ impl Report {
     }
 }
 
-/// xorshift64*: small, fast, reproducible.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[(self.next_u64() % items.len() as u64) as usize]
-    }
-
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.next_u64().is_multiple_of(one_in)
-    }
-}
+pub use crate::ktest::Rng;
 
 /// What is behind a descriptor, for choosing writes that are safe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -313,7 +291,7 @@ impl Fuzzer<'_> {
     }
 
     fn offset(&mut self) -> u64 {
-        if self.rng.chance(4) { self.rng.next_u64() } else { self.rng.pick(&self.offsets.clone()) }
+        if self.rng.one_in(4) { self.rng.next_u64() } else { self.rng.pick(&self.offsets.clone()) }
     }
 
     /// Whether a write of `count` bytes at `offset` into `target` is safe to attempt.
@@ -367,7 +345,7 @@ impl Fuzzer<'_> {
     /// One random operation by `actor`.
     fn step(&mut self, actor: &mut Actor) -> Result<(), Failure> {
         // Most operations want an open file: open one first when there is none.
-        let choice = if actor.files.is_empty() && !self.rng.chance(4) { 0 } else { self.rng.next_u64() % 16 };
+        let choice = if actor.files.is_empty() && !self.rng.one_in(4) { 0 } else { self.rng.next_u64() % 16 };
         let file = (!actor.files.is_empty())
             .then(|| actor.files[(self.rng.next_u64() % actor.files.len() as u64) as usize]);
         let (fd, target) = file.unwrap_or((self.rng.pick(&[0, 5, 63, 64, usize::MAX]), Target::ReadOnly));
@@ -402,7 +380,7 @@ impl Fuzzer<'_> {
             4 | 5 => {
                 let count = self.count();
                 let buf = self.buffer(count);
-                if self.rng.chance(2) {
+                if self.rng.one_in(2) {
                     ("read", actor.ctx.read(fd, buf).map(|n| n as u64))
                 } else {
                     let offset = self.offset();
@@ -410,11 +388,11 @@ impl Fuzzer<'_> {
                 }
             }
             6 | 7 => {
-                let positional = self.rng.chance(2);
+                let positional = self.rng.one_in(2);
                 let offset =
                     if positional { self.offset() } else { actor.ctx.lseek(fd, 0, SEEK_CUR).unwrap_or(0) };
                 let mut count = self.count();
-                let buf = if matches!(target, Target::Mtrr | Target::Strict) && self.rng.chance(2) {
+                let buf = if matches!(target, Target::Mtrr | Target::Strict) && self.rng.one_in(2) {
                     let text = self.command_text();
                     count = text.len();
                     UserBuf::from_raw(text.as_ptr() as u64, text.len())
@@ -448,7 +426,7 @@ impl Fuzzer<'_> {
                 ("mmap", result)
             }
             12 => {
-                let (addr, len) = if !actor.maps.is_empty() && self.rng.chance(2) {
+                let (addr, len) = if !actor.maps.is_empty() && self.rng.one_in(2) {
                     actor.maps.swap_remove((self.rng.next_u64() % actor.maps.len() as u64) as usize)
                 } else {
                     (self.rng.pick(&[0, 0x1000, self.arena.scratch()]), 4096)
@@ -513,14 +491,14 @@ impl Fuzzer<'_> {
         for byte in payload.iter_mut() {
             *byte = self.rng.next_u64() as u8;
         }
-        if self.rng.chance(2) {
+        if self.rng.one_in(2) {
             let op = MemRangeOp {
                 mo_desc: self.rng.pick(&[descs, 0, descs + 1, 0xffff_ffff_8000_0000]),
                 mo_arg: [self.rng.pick(&[0, 1, 5, 96, 104, 1000, -1, i32::MIN]), self.rng.next_u64() as i32],
             };
             payload[..16].copy_from_slice(&op.to_bytes());
             // And a random-bit descriptor for SET, with a sometimes sane base and length.
-            if self.rng.chance(2) {
+            if self.rng.one_in(2) {
                 let base = self.rng.pick(&[0x1_0000_0000u64, 0x2_0000_0000, 0xc_0000, 0x10_0000, 0]);
                 let len = self.rng.pick(&[0x1000u64, 0x1000_0000, 0x4000, 0x3000, 0]);
                 payload[16..24].copy_from_slice(&base.to_le_bytes());

@@ -199,6 +199,31 @@ pub fn print_panic(info: &PanicInfo<'_>) {
     println!("{}", info.message());
 }
 
+/// xorshift64*: a small, fast, reproducible random source for tests and the fuzzer.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[(self.next_u64() % items.len() as u64) as usize]
+    }
+
+    /// True once in `one_in` draws, on average.
+    pub fn one_in(&mut self, one_in: u64) -> bool {
+        self.next_u64().is_multiple_of(one_in)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,9 @@ mod banner;
 pub mod console;
 pub mod dev;
 pub mod fmtbuf;
+// The fuzzer is test code: in the test kernels only (the `fuzz` feature, which the
+// integration kernels' crate turns on), never in the kernel that boots into the shell.
+#[cfg(any(test, feature = "fuzz"))]
 pub mod fuzz;
 pub mod ktest;
 #[allow(unsafe_code)]
@@ -71,6 +74,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let arch_done = arch::timer::uptime_ns();
     let mm_phases = mm::init(boot_info);
     vfs::init();
+    dev::init();
     syscall::init();
     if let Some(archive) = mm::ramdisk(boot_info) {
         vfs::ramfs::load(archive);

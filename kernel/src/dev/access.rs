@@ -41,7 +41,11 @@ pub fn device_transfer(va: u64, len: usize, buf: &UserBuf<'_>, at: usize, direct
         }
         Direction::Write => {
             // Fetch the caller's bytes first; a bad buffer limits how many go out.
-            let available = match buf.copy_to_kernel(at, bounce, len) {
+            // SAFETY: `bounce` points into this function's own stack buffer, with room
+            // for `len` (at most a page) after its offset; no reference to it is live.
+            #[allow(unsafe_code)]
+            let copied = unsafe { buf.copy_to_kernel(at, bounce, len) };
+            let available = match copied {
                 Ok(()) => len,
                 Err(fault) => fault.copied,
             };

@@ -106,6 +106,44 @@ pub fn is_mapped(base: u64, len: u64) -> bool {
     MMAPS.lock().iter().any(|record| record.phys < end && base < record.phys + record.len)
 }
 
+/// Registers `/proc/sys/dev/mem/strict`: `1` while /dev/mem refuses System RAM above
+/// 1 MiB; root can write `0` or `1`.
+pub fn register_proc_files() {
+    crate::vfs::procfs::register("sys/dev/mem/strict", crate::vfs::procfs::ROOT_WRITABLE, |_| {
+        Ok(alloc::sync::Arc::new(Strict))
+    });
+}
+
+/// `/proc/sys/dev/mem/strict`.
+struct Strict;
+
+impl FileOps for Strict {
+    fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        let text: &[u8] = if strict() { b"1\n" } else { b"0\n" };
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+        let len = buf.len().min(text.len() - start);
+        buf.write_at(0, &text[start..start + len])?;
+        Ok(len)
+    }
+
+    /// Accepts `0` or `1`, with surrounding whitespace (`echo 0 >` adds a newline).
+    fn write(&self, _: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        let mut text = [0u8; 16];
+        let len = buf.len().min(text.len());
+        buf.read_at(0, &mut text[..len])?;
+        match core::str::from_utf8(&text[..len]).map(str::trim) {
+            Ok("0") if buf.len() <= text.len() => set_strict(false),
+            Ok("1") if buf.len() <= text.len() => set_strict(true),
+            _ => return Err(Errno::EINVAL),
+        }
+        Ok(buf.len())
+    }
+
+    fn seek_policy(&self) -> SeekPolicy {
+        SeekPolicy::Regular { size: 2 }
+    }
+}
+
 /// Whether STRICT mode is on.
 pub fn strict() -> bool {
     STRICT.load(Ordering::SeqCst)
@@ -149,7 +187,12 @@ impl Mem {
                 PageAccess::Ram => {
                     let result = match direction {
                         Direction::Read => buf.copy_from_kernel(moved, phys_to_virt(phys), len),
-                        Direction::Write => buf.copy_to_kernel(moved, phys_to_virt(phys), len),
+                        // SAFETY: a /dev/mem write of a RAM page the page policy allows
+                        // (`page_access` above: STRICT refuses RAM above 1 MiB), by a caller
+                        // whose open for writing passed the uid-0 check; the direct map
+                        // covers all RAM, so the write lands on exactly that page.
+                        #[allow(unsafe_code)]
+                        Direction::Write => unsafe { buf.copy_to_kernel(moved, phys_to_virt(phys), len) },
                     };
                     match result {
                         Ok(()) => len,

@@ -19,7 +19,9 @@ use spin::Mutex;
 
 use crate::arch::mtrr;
 use crate::mm::physmap;
-use crate::vfs::ops::Caller;
+use crate::vfs::UserBuf;
+use crate::vfs::ops::{Caller, FileOps, SeekPolicy};
+use crate::vfs::procfs::{self, Text};
 
 /// The descriptor list and the registers it was last committed to.
 struct State {
@@ -186,6 +188,7 @@ pub fn pat_memtype_list_text() -> String {
 /// Whether the MTRRs hold what the descriptor list says (the fuzzer's invariant):
 /// the registers read now equal the list turned into registers. Errors when there are
 /// no MTRRs to compare.
+#[cfg(any(test, feature = "fuzz"))]
 pub fn registers_match_model() -> KResult<bool> {
     let now = mtrr::read_all().ok_or(Errno::EOPNOTSUPP)?;
     with_state(|state| Ok(now == state.registers && state.ranges.to_registers(&state.registers) == now))
@@ -193,6 +196,7 @@ pub fn registers_match_model() -> KResult<bool> {
 
 /// Heap bytes held for the types memrange set: kernel state that lives as long as the
 /// ranges do (the fuzzer leaves it out of its heap baseline).
+#[cfg(any(test, feature = "fuzz"))]
 pub fn retained_heap_bytes() -> usize {
     SET_TYPES.lock().capacity() * size_of::<(u64, u64, MemoryType)>()
 }
@@ -229,4 +233,44 @@ pub fn proc_mtrr_text() -> String {
         let _ = memrange::write_proc_mtrr(&registers, physmap::max_phys_addr_bits(), &mut text);
     }
     text
+}
+
+/// Registers `/proc/mtrr` (the variable MTRRs in Linux's format,
+/// `arch/x86/kernel/cpu/mtrr/if.c`; root may write Linux's `base=... size=... type=...`
+/// and `disable=N`) and `/proc/pat_memtype_list` (the ranges mapped with a chosen type,
+/// Linux's debugfs file).
+pub fn register_proc_files() {
+    procfs::register("mtrr", procfs::ROOT_WRITABLE, open_proc_mtrr);
+    procfs::register("pat_memtype_list", procfs::READ_ONLY_MODE, |writable| {
+        procfs::read_only_text(writable, pat_memtype_list_text())
+    });
+}
+
+/// `/proc/mtrr`: the listing, and Linux's write syntax as a second way into memrange.
+struct ProcMtrr(Text);
+
+impl FileOps for ProcMtrr {
+    fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        self.0.read(offset, buf)
+    }
+
+    /// One command per write, as Linux takes it (`echo "base=... size=... type=..." >`).
+    fn write(&self, _: u64, buf: UserBuf<'_>) -> KResult<usize> {
+        let mut text = [0u8; 256];
+        if buf.len() > text.len() {
+            return Err(Errno::EINVAL);
+        }
+        buf.read_at(0, &mut text[..buf.len()])?;
+        let text = core::str::from_utf8(&text[..buf.len()]).map_err(|_| Errno::EINVAL)?;
+        proc_mtrr_write(text)?;
+        Ok(buf.len())
+    }
+
+    fn seek_policy(&self) -> SeekPolicy {
+        self.0.seek_policy()
+    }
+}
+
+fn open_proc_mtrr(_writable: bool) -> KResult<alloc::sync::Arc<dyn FileOps>> {
+    Ok(alloc::sync::Arc::new(ProcMtrr(Text(proc_mtrr_text().into_bytes()))))
 }

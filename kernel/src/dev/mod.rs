@@ -17,13 +17,14 @@ use vfs_core::devnum::{MEM_MAJOR, minor};
 
 use crate::vfs::ops::{Caller, CharDriver, FileOps};
 
-/// The driver for `major`, if there is one.
-pub fn driver(major: u32) -> Option<&'static dyn CharDriver> {
-    match major {
-        MEM_MAJOR => Some(&MemDevices),
-        vfs_core::devnum::TTYAUX_MAJOR => Some(&console::ConsoleDriver),
-        _ => None,
-    }
+/// Registers the drivers with the VFS (major 1: the memory devices; major 5: the
+/// console) and the /proc files this layer owns (`mtrr`, `pat_memtype_list`,
+/// `sys/dev/mem/strict`). After `vfs::init`.
+pub fn init() {
+    crate::vfs::register_driver(MEM_MAJOR, &MemDevices);
+    crate::vfs::register_driver(vfs_core::devnum::TTYAUX_MAJOR, &console::ConsoleDriver);
+    memrange::register_proc_files();
+    mem::register_proc_files();
 }
 
 struct MemDevices;

@@ -135,7 +135,7 @@ pub fn stats() -> HeapStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fuzz::Rng;
+    use crate::ktest::Rng;
     use crate::ktest::ktest;
     use alloc::vec::Vec;
 

@@ -172,7 +172,7 @@ pub unsafe fn write_kernel(dst: u64, src: &[u8]) -> Result<(), Fault> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fuzz::Rng;
+    use crate::ktest::Rng;
     use crate::ktest::ktest;
     use crate::mm::layout::{DIRECT_MAP_BASE, HEAP_BASE, KERNEL_BASE, WINDOW_BASE};
 

@@ -20,6 +20,10 @@ static DEVICES: Once<Vec<Device>> = Once::new();
 /// Enumerates the bus (once; later calls do nothing).
 pub fn init() {
     devices();
+    crate::vfs::procfs::register("bus/pci/devices", crate::vfs::procfs::READ_ONLY_MODE, |writable| {
+        crate::vfs::procfs::read_only_text(writable, proc_devices_text())
+    });
+    crate::vfs::procfs::set_iomem_extension(add_to_iomem);
 }
 
 /// Every function found, in bus, device, function order.

@@ -100,7 +100,7 @@ impl Context {
         permitted(&inode, &self.cred, access)?;
         let ops: Arc<dyn FileOps> = match &inode.kind {
             InodeKind::CharDevice(dev) => {
-                let driver = crate::dev::driver(dev.major).ok_or(Errno::ENXIO)?;
+                let driver = super::driver(dev.major).ok_or(Errno::ENXIO)?;
                 driver.open(dev.minor, &self.caller(flags))?
             }
             // Writing /proc files needs uid 0 whatever the mode bits say.
@@ -154,7 +154,7 @@ impl Context {
         let flags = OpenFlags(flags).validate()?;
         let dev = DevNum::new(vfs_core::devnum::TTYAUX_MAJOR, vfs_core::devnum::CONSOLE_MINOR);
         let inode = lookup("/dev/console", &Credentials::ROOT)?;
-        let driver = crate::dev::driver(dev.major).ok_or(Errno::ENXIO)?;
+        let driver = super::driver(dev.major).ok_or(Errno::ENXIO)?;
         let ops = driver.open(dev.minor, &self.caller(flags))?;
         self.install(Arc::new(OpenFile { inode, flags, offset: Mutex::new(0), ops }), 0)
     }

@@ -31,6 +31,21 @@ pub use userbuf::UserBuf;
 
 static ROOT: Once<Arc<Inode>> = Once::new();
 
+/// The character-device drivers, by major number: drivers register themselves
+/// ([`register_driver`]), so the VFS names none of them.
+static DRIVERS: spin::Mutex<alloc::collections::BTreeMap<u32, &'static dyn ops::CharDriver>> =
+    spin::Mutex::new(alloc::collections::BTreeMap::new());
+
+/// Makes `driver` the one that opens nodes of `major` (at boot, by the driver's module).
+pub fn register_driver(major: u32, driver: &'static dyn ops::CharDriver) {
+    DRIVERS.lock().insert(major, driver);
+}
+
+/// The driver registered for `major`; opening a node without one is ENXIO.
+fn driver(major: u32) -> Option<&'static dyn ops::CharDriver> {
+    DRIVERS.lock().get(&major).copied()
+}
+
 const ROOT_DIR: Owner = Owner { uid: 0, gid: 0, perm: 0o755 };
 
 /// Builds the tree: `/dev` with the nodes of devmem-spec part 0, `/proc`, `/tmp`.

@@ -1,12 +1,11 @@
 //! `/proc`: files whose text the kernel makes when they are opened.
 //!
-//! - `iomem`: the physical memory map in Linux's format, the kernel's sections nested
-//!   under System RAM (Linux `kernel/resource.c`, `r_show`);
-//! - `mtrr`: the variable MTRRs in Linux's format (`arch/x86/kernel/cpu/mtrr/if.c`);
-//!   root may write Linux's `base=... size=... type=...` and `disable=N` to it;
-//! - `pat_memtype_list`: the ranges mapped with a chosen type (Linux's debugfs file);
-//! - `sys/dev/mem/strict`: `1` while /dev/mem refuses System RAM above 1 MiB; root can
-//!   write `0` or `1`.
+//! procfs itself makes `iomem` (the physical memory map in Linux's format, the kernel's
+//! sections nested under System RAM: Linux `kernel/resource.c`, `r_show`). The other files
+//! are registered by the modules that own them ([`register`]), so procfs names no driver:
+//! `mtrr` and `pat_memtype_list` (dev::memrange), `sys/dev/mem/strict` (dev::mem),
+//! `bus/pci/devices` (pci, which also adds its BARs to `iomem` through
+//! [`set_iomem_extension`]).
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -16,55 +15,66 @@ use core::fmt::Write;
 use errno::{Errno, KResult};
 use mm_core::physmap::RegionKind;
 
+use spin::Once;
+
 use super::inode::{Inode, InodeKind, Owner};
-use super::insert;
 use super::ops::{FileOps, SeekPolicy};
 use super::userbuf::UserBuf;
-use crate::dev;
 use crate::mm::physmap;
 
 const DIR: Owner = Owner { uid: 0, gid: 0, perm: 0o555 };
 const READ_ONLY: Owner = Owner { uid: 0, gid: 0, perm: 0o444 };
-const ROOT_WRITABLE: Owner = Owner { uid: 0, gid: 0, perm: 0o644 };
+/// The mode of a /proc file root may write (writing needs uid 0 whatever the mode).
+pub const ROOT_WRITABLE: u32 = 0o644;
+/// The mode of a read-only /proc file.
+pub const READ_ONLY_MODE: u32 = 0o444;
+
+/// What opening a /proc file runs: its contents (or a writer) for this open.
+pub type OpenFn = fn(writable: bool) -> KResult<Arc<dyn FileOps>>;
 
 pub(super) fn build() -> Arc<Inode> {
     let proc = Inode::directory(DIR, true);
-    insert(&proc, "iomem", Inode::new(InodeKind::Proc(open_iomem), READ_ONLY, true));
-    insert(&proc, "mtrr", Inode::new(InodeKind::Proc(open_mtrr), ROOT_WRITABLE, true));
-    insert(&proc, "pat_memtype_list", Inode::new(InodeKind::Proc(open_pat_memtype_list), READ_ONLY, true));
-    let mut dir = proc.clone();
-    for name in ["sys", "dev", "mem"] {
-        let sub = Inode::directory(DIR, true);
-        insert(&dir, name, sub.clone());
-        dir = sub;
-    }
-    insert(&dir, "strict", Inode::new(InodeKind::Proc(open_strict), ROOT_WRITABLE, true));
-    insert(
-        &subdirs(&proc, &["bus", "pci"]),
-        "devices",
-        Inode::new(InodeKind::Proc(open_pci_devices), READ_ONLY, true),
-    );
+    super::insert(&proc, "iomem", Inode::new(InodeKind::Proc(open_iomem), READ_ONLY, true));
     proc
 }
 
-/// Makes the directory chain `names` under `dir` and returns the last one.
-fn subdirs(dir: &Arc<Inode>, names: &[&str]) -> Arc<Inode> {
-    let mut dir = dir.clone();
-    for name in names {
-        let sub = Inode::directory(DIR, true);
-        insert(&dir, name, sub.clone());
-        dir = sub;
+/// Adds the file `path` (relative to /proc, e.g. `sys/dev/mem/strict`) with mode `perm`,
+/// owned by root, making the directories on the way. For the modules that own the
+/// files, at boot, after `vfs::init`.
+pub fn register(path: &str, perm: u32, open: OpenFn) {
+    let Ok(mut dir) = super::lookup("/proc", &vfs_core::cred::Credentials::ROOT) else { return };
+    let mut names = path.split('/').filter(|n| !n.is_empty()).peekable();
+    while let Some(name) = names.next() {
+        if names.peek().is_none() {
+            let owner = Owner { uid: 0, gid: 0, perm: perm & 0o777 };
+            super::insert(&dir, name, Inode::new(InodeKind::Proc(open), owner, true));
+            return;
+        }
+        let existing = match &dir.kind {
+            InodeKind::Directory(entries) => entries.lock().get(name).cloned(),
+            _ => return,
+        };
+        dir = match existing {
+            Some(sub) => sub,
+            None => {
+                let sub = Inode::directory(DIR, true);
+                super::insert(&dir, name, sub.clone());
+                sub
+            }
+        };
     }
-    dir
 }
 
-/// `/proc/bus/pci/devices` (drivers/pci/proc.c).
-fn open_pci_devices(writable: bool) -> KResult<Arc<dyn FileOps>> {
-    read_only_text(writable, crate::pci::proc_devices_text())
+/// What `/proc/iomem` adds after the memory map (the PCI BARs, nested under their bus).
+static IOMEM_EXTENSION: Once<fn(String) -> String> = Once::new();
+
+/// Lets the PCI layer add its resources to `/proc/iomem` (once, at boot).
+pub fn set_iomem_extension(extend: fn(String) -> String) {
+    IOMEM_EXTENSION.call_once(|| extend);
 }
 
 /// A snapshot of text, taken at open, read like a regular file.
-struct Text(Vec<u8>);
+pub struct Text(pub Vec<u8>);
 
 impl FileOps for Text {
     fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
@@ -83,7 +93,8 @@ impl FileOps for Text {
     }
 }
 
-fn read_only_text(writable: bool, text: String) -> KResult<Arc<dyn FileOps>> {
+/// A read-only /proc file's open: EACCES for writing, else a snapshot of `text`.
+pub fn read_only_text(writable: bool, text: String) -> KResult<Arc<dyn FileOps>> {
     if writable {
         // No write operation: refused even to root, whose DAC override got it this far.
         return Err(Errno::EACCES);
@@ -110,76 +121,12 @@ pub fn iomem_text() -> String {
             }
         }
     }
-    crate::pci::add_to_iomem(text)
+    match IOMEM_EXTENSION.get() {
+        Some(extend) => extend(text),
+        None => text,
+    }
 }
 
 fn open_iomem(writable: bool) -> KResult<Arc<dyn FileOps>> {
     read_only_text(writable, iomem_text())
-}
-
-/// `/proc/mtrr`: the listing, and Linux's write syntax as a second way into memrange.
-struct Mtrr(Text);
-
-impl FileOps for Mtrr {
-    fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
-        self.0.read(offset, buf)
-    }
-
-    /// One command per write, as Linux takes it (`echo "base=... size=... type=..." >`).
-    fn write(&self, _: u64, buf: UserBuf<'_>) -> KResult<usize> {
-        let mut text = [0u8; 256];
-        if buf.len() > text.len() {
-            return Err(Errno::EINVAL);
-        }
-        buf.read_at(0, &mut text[..buf.len()])?;
-        let text = core::str::from_utf8(&text[..buf.len()]).map_err(|_| Errno::EINVAL)?;
-        dev::memrange::proc_mtrr_write(text)?;
-        Ok(buf.len())
-    }
-
-    fn seek_policy(&self) -> SeekPolicy {
-        self.0.seek_policy()
-    }
-}
-
-fn open_mtrr(_writable: bool) -> KResult<Arc<dyn FileOps>> {
-    Ok(Arc::new(Mtrr(Text(dev::memrange::proc_mtrr_text().into_bytes()))))
-}
-
-fn open_pat_memtype_list(writable: bool) -> KResult<Arc<dyn FileOps>> {
-    read_only_text(writable, dev::memrange::pat_memtype_list_text())
-}
-
-/// `/proc/sys/dev/mem/strict`.
-struct Strict;
-
-impl FileOps for Strict {
-    fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
-        let text: &[u8] = if dev::mem::strict() { b"1\n" } else { b"0\n" };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
-        let len = buf.len().min(text.len() - start);
-        buf.write_at(0, &text[start..start + len])?;
-        Ok(len)
-    }
-
-    /// Accepts `0` or `1`, with surrounding whitespace (`echo 0 >` adds a newline).
-    fn write(&self, _: u64, buf: UserBuf<'_>) -> KResult<usize> {
-        let mut text = [0u8; 16];
-        let len = buf.len().min(text.len());
-        buf.read_at(0, &mut text[..len])?;
-        match core::str::from_utf8(&text[..len]).map(str::trim) {
-            Ok("0") if buf.len() <= text.len() => dev::mem::set_strict(false),
-            Ok("1") if buf.len() <= text.len() => dev::mem::set_strict(true),
-            _ => return Err(Errno::EINVAL),
-        }
-        Ok(buf.len())
-    }
-
-    fn seek_policy(&self) -> SeekPolicy {
-        SeekPolicy::Regular { size: 2 }
-    }
-}
-
-fn open_strict(_writable: bool) -> KResult<Arc<dyn FileOps>> {
-    Ok(Arc::new(Strict))
 }

@@ -118,12 +118,18 @@ impl<'a> UserBuf<'a> {
     }
 
     /// Copies `len` bytes from the buffer at `offset` to kernel virtual address `dst`.
-    pub fn copy_to_kernel(&self, offset: usize, dst: u64, len: usize) -> Result<(), Fault> {
+    ///
+    /// # Safety
+    ///
+    /// The caller may write every mapped byte of [dst, dst+len), as for
+    /// [`nofault::copy_kernel`]: a buffer it owns, or kernel memory that a request it has
+    /// checked as privileged asked to change (a /dev/mem write of an allowed RAM page, a
+    /// /dev/kmem write by uid 0).
+    #[allow(unsafe_code)]
+    pub unsafe fn copy_to_kernel(&self, offset: usize, dst: u64, len: usize) -> Result<(), Fault> {
         let src = self.at(offset, len).map_err(|_| Fault { copied: 0 })?;
-        // SAFETY: NOT established here: `dst` is any kernel address the caller names.
-        // Callers pass the direct map of a /dev/mem RAM page (STRICT and uid checks at
-        // open), the bounce page or a device page; "procs" makes this an `unsafe fn`.
-        #[allow(unsafe_code)]
+        // SAFETY: the caller may write [dst, dst+len) (this function's contract); the
+        // source is this buffer's own bytes.
         unsafe { nofault::copy_kernel(dst, src, len) }?;
         Ok(())
     }
