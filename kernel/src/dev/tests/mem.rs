@@ -242,3 +242,94 @@ fn a_huge_mmap_length_is_enomem_not_a_panic() {
     }
     assert_eq!((crate::mm::heap::stats().used, crate::mm::frames::stats().free), before, "nothing kept");
 }
+
+/// A buffer whose first `mapped` bytes end a mapped page and whose rest is the unmapped
+/// guard page after it; `f` gets its address. The frame goes back afterwards.
+fn with_half_mapped_buffer<R>(mapped: u64, f: impl FnOnce(u64) -> R) -> R {
+    use crate::mm::{frames, window};
+    let frame = frames::allocate_zeroed().expect("a frame");
+    let mapping = window::map_frames(&[frame], MemoryType::WriteBack).expect("a window mapping");
+    assert!(query(mapping.va + 4096).is_none(), "the page after a window mapping is a guard");
+    let result = f(mapping.va + 4096 - mapped);
+    window::unmap_phys_range(mapping);
+    frames::free(frame).unwrap();
+    result
+}
+
+/// A fault after some bytes have moved returns the count, on the RAM path and on the
+/// device path alike (`partial`), and the bytes that did move are the right ones.
+#[ktest]
+fn a_fault_mid_transfer_returns_the_bytes_moved() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    // RAM (the BIOS data area) and device memory (the BIOS ROM, read uncached).
+    for offset in [0x400u64, 0xf_fff0 - 0x1000] {
+        let (expected, _) = pread_array::<16>(&mut ctx, fd, offset).unwrap();
+        let got = with_half_mapped_buffer(16, |addr| {
+            let moved = ctx.pread(fd, UserBuf::from_raw(addr, 32), offset);
+            let mut back = [0u8; 16];
+            crate::mm::nofault::read_kernel(addr, &mut back).unwrap();
+            (moved, back)
+        });
+        assert_eq!(got, (Ok(16), expected), "{offset:#x}");
+    }
+    // Nothing mapped at all: EFAULT, no count.
+    let none = with_half_mapped_buffer(0, |addr| ctx.pread(fd, UserBuf::from_raw(addr, 32), 0x400));
+    assert_eq!(none, Err(Errno::EFAULT));
+}
+
+/// Unaligned buffers get the same bytes as an aligned read, not just the same count.
+#[ktest]
+fn unaligned_device_reads_return_the_right_bytes() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    let mut reference = alloc::vec![0u8; 8192];
+    let mut buf = alloc::vec![0u8; 8192 + 8];
+    for (offset, len) in [(0xf0000u64, 8192usize), (0xf0003, 4000), (0x9f000 + 5, 8000)] {
+        assert_eq!(ctx.pread(fd, UserBuf::from_mut_slice(&mut reference[..len]), offset), Ok(len));
+        for shift in 1..8 {
+            let target = &mut buf[shift..shift + len];
+            assert_eq!(ctx.pread(fd, UserBuf::from_mut_slice(target), offset), Ok(len));
+            assert!(target[..] == reference[..len], "{offset:#x} into +{shift}: bytes differ");
+        }
+    }
+}
+
+/// Mixed plain and O_SYNC mmaps of a range memrange typed, across a REMOVE: the second
+/// type is refused (EAGAIN), the REMOVE waits for the last mapping (EBUSY), and after
+/// it a new O_SYNC mapping takes the rules' type. No page is ever mapped with two types.
+#[ktest]
+fn plain_and_o_sync_mmaps_across_a_remove() {
+    use memrange::{
+        MDF_WRITECOMBINE, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MEMRANGE_SET_UPDATE, MemRangeDesc, MemRangeOp,
+    };
+    let mut ctx = root();
+    let plain = ctx.open("/dev/mem", O_RDWR, 0).unwrap();
+    let sync = ctx.open("/dev/mem", O_RDWR | O_SYNC, 0).unwrap();
+    let (base, len) = (0x1_0000_0000u64, 0x20_0000u64);
+    let mut set = |ctx: &mut crate::vfs::Context, flags, op| {
+        let desc = MemRangeDesc::new(base, len, flags, "mixed").to_bytes();
+        let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+        ctx.ioctl(plain, MEMRANGE_SET, op.as_mut_ptr() as u64)
+    };
+    set(&mut ctx, MDF_WRITECOMBINE, MEMRANGE_SET_UPDATE).unwrap();
+    let wc = ctx.mmap(plain, base, 4096, PROT_READ | PROT_WRITE, MAP_SHARED).unwrap();
+    assert_eq!(query(wc).unwrap().memtype, MemoryType::WriteCombining);
+    let second = ctx.mmap(sync, base, 4096, PROT_READ, MAP_SHARED);
+    if let Ok(addr) = second {
+        // Allowed only with the same type.
+        assert_eq!(query(addr).unwrap().memtype, MemoryType::WriteCombining);
+        ctx.munmap(addr, 4096).unwrap();
+    } else {
+        assert_eq!(second, Err(Errno::EAGAIN));
+    }
+    assert_eq!(set(&mut ctx, 0, MEMRANGE_SET_REMOVE), Err(Errno::EBUSY));
+    assert_eq!(query(wc).unwrap().memtype, MemoryType::WriteCombining, "the mapping kept its type");
+    ctx.munmap(wc, 4096).unwrap();
+    set(&mut ctx, 0, MEMRANGE_SET_REMOVE).unwrap();
+    let after = ctx.mmap(sync, base, 4096, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(crate::mm::registry::lookup(base), Some(query(after).unwrap().memtype));
+    assert_ne!(query(after).unwrap().memtype, MemoryType::WriteCombining);
+    ctx.munmap(after, 4096).unwrap();
+    assert_eq!(crate::mm::registry::lookup(base), None);
+}
