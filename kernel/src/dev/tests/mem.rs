@@ -307,7 +307,7 @@ fn plain_and_o_sync_mmaps_across_a_remove() {
     let plain = ctx.open("/dev/mem", O_RDWR, 0).unwrap();
     let sync = ctx.open("/dev/mem", O_RDWR | O_SYNC, 0).unwrap();
     let (base, len) = (0x1_0000_0000u64, 0x20_0000u64);
-    let mut set = |ctx: &mut crate::vfs::Context, flags, op| {
+    let set = |ctx: &mut crate::vfs::Context, flags, op| {
         let desc = MemRangeDesc::new(base, len, flags, "mixed").to_bytes();
         let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
         ctx.ioctl(plain, MEMRANGE_SET, op.as_mut_ptr() as u64)
