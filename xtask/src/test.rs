@@ -24,10 +24,11 @@ const SELFTEST_SUITE: &str = "ktest_selftest";
 const BENCH_SUITE: &str = "bench";
 
 /// Integration kernels that need a machine of their own, and the QEMU arguments for it.
-const SUITE_QEMU_ARGS: [(&str, &[&str]); 3] = [
+const SUITE_QEMU_ARGS: [(&str, &[&str]); 4] = [
     ("no_mtrr", &["-cpu", "qemu64,-mtrr"]),
     ("smap", &["-cpu", "max"]),
     ("pci_e1000", &["-device", "e1000,addr=0x5"]),
+    ("pci_edu", &["-device", "edu,addr=0x6"]),
 ];
 
 /// Test kernels that run programs from /bin, and so boot with the ramdisk (the kernel
