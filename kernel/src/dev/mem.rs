@@ -106,6 +106,31 @@ pub fn is_mapped(base: u64, len: u64) -> bool {
     MMAPS.lock().iter().any(|record| record.phys < end && base < record.phys + record.len)
 }
 
+/// Gives the direct-map alias of the RAM page holding `phys` the type its other mappings
+/// have (Linux's `kernel_map_sync_memtype`): the registered type while a /dev/mem mmap
+/// of it lives, else the type memrange set, else write-back. One page, one type.
+fn sync_direct_map(phys: u64) {
+    let page = phys & !4095;
+    if !physmap::map().page_overlaps_ram(page) || page >= physmap::map().end() {
+        return;
+    }
+    let wanted = registry::lookup(page)
+        .or_else(|| super::memrange::registered_type(page))
+        .unwrap_or(MemoryType::WriteBack);
+    let va = phys_to_virt(page);
+    if crate::mm::query::query(va).is_some_and(|mapped| mapped.memtype == wanted) {
+        return;
+    }
+    // SAFETY: the direct map's page of `page` takes the type every other live mapping
+    // of the frame has (the registry's), or the rules' when there is none: after this
+    // the frame has one type everywhere.
+    #[allow(unsafe_code)]
+    let retyped = unsafe { paging::set_memtype(va, 4096, wanted) };
+    if let Err(error) = retyped {
+        log::warn!("mem: re-typing the direct map of {page:#x} to {wanted:?}: {error:?}");
+    }
+}
+
 /// Registers `/proc/sys/dev/mem/strict`: `1` while /dev/mem refuses System RAM above
 /// 1 MiB; root can write `0` or `1`.
 pub fn register_proc_files() {
@@ -267,6 +292,11 @@ impl FileOps for Mem {
         let addr = mapping.va;
         let record = MmapRecord { phys: offset, len: pages * 4096, va: addr, opened_sync };
         MMAPS.lock().push(record);
+        // RAM mapped with another type (O_SYNC: UC-) re-types its direct-map alias for as
+        // long as the mapping lives.
+        for page in 0..pages {
+            sync_direct_map(offset + page * 4096);
+        }
         let unmap = Box::new(move || {
             let mut mmaps = MMAPS.lock();
             mmaps.retain(|r| r.va != record.va);
@@ -276,6 +306,9 @@ impl FileOps for Mem {
             drop(mmaps);
             window::unmap_phys_range(mapping);
             registry::release(record.phys, record.len);
+            for page in (record.phys..record.phys + record.len).step_by(4096) {
+                sync_direct_map(page);
+            }
         });
         Ok(Mapping { addr, len, unmap })
     }

@@ -333,3 +333,22 @@ fn plain_and_o_sync_mmaps_across_a_remove() {
     ctx.munmap(after, 4096).unwrap();
     assert_eq!(crate::mm::registry::lookup(base), None);
 }
+
+/// An O_SYNC mmap of a RAM page (what `devmem 0x4f0 8` makes) is uncached, and the
+/// direct map's alias of the page follows it while it lives (Linux's
+/// `kernel_map_sync_memtype`), then goes back to write-back: never two types at once.
+#[ktest]
+fn an_uncached_mmap_of_ram_retypes_the_direct_map_alias() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY | O_SYNC, 0).unwrap();
+    let direct = crate::mm::phys_to_virt(0);
+    assert_eq!(query(direct).unwrap().memtype, MemoryType::WriteBack);
+    let addr = ctx.mmap(fd, 0, 4096, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(query(addr).unwrap().memtype, MemoryType::UncachedMinus);
+    assert_eq!(query(direct).unwrap().memtype, MemoryType::UncachedMinus, "the direct map follows");
+    // A read through the direct map (read(2) of /dev/mem) still gets the bytes.
+    assert_eq!(pread_array::<2>(&mut ctx, fd, 0x400).unwrap().0, 0x3f8u16.to_le_bytes());
+    ctx.munmap(addr, 4096).unwrap();
+    assert_eq!(query(direct).unwrap().memtype, MemoryType::WriteBack, "back once the mapping is gone");
+    assert_eq!(query(direct + 4096).unwrap().memtype, MemoryType::WriteBack, "the next page never changed");
+}
