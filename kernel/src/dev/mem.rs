@@ -193,16 +193,34 @@ pub struct Mem {
     pub opened_sync: bool,
 }
 
-/// One page-bounded piece of device memory, through the window's scratch page mapped
-/// uncached. Returns the bytes moved; stops at the first fault.
-fn device_chunk(phys: u64, len: usize, buf: &UserBuf<'_>, at: usize, direction: Direction) -> usize {
-    window::with_phys_page(phys, MemoryType::UncachedMinus, |va| device_transfer(va, len, buf, at, direction))
-        .unwrap_or(0)
+/// One page-bounded piece of device memory, through the window's scratch page. The page
+/// is mapped with the type a live mapping of it already has, else `rule_type` (the type
+/// the rules give an mmap of it), and is in the memory-type registry while it is mapped.
+/// Returns the bytes moved; stops at the first fault.
+fn device_chunk(
+    phys: u64,
+    len: usize,
+    rule_type: MemoryType,
+    buf: &UserBuf<'_>,
+    at: usize,
+    direction: Direction,
+) -> usize {
+    let page = phys & !4095;
+    let memtype = registry::lookup(page).unwrap_or(rule_type);
+    if registry::reserve(page, 4096, |_| memtype).is_err() {
+        return 0;
+    }
+    let moved =
+        window::with_phys_page(phys, memtype, |va| device_transfer(va, len, buf, at, direction)).unwrap_or(0);
+    registry::release(page, 4096);
+    moved
 }
 
 impl Mem {
     fn transfer(&self, offset: u64, buf: UserBuf<'_>, direction: Direction) -> KResult<usize> {
         let mut moved = 0;
+        // The rules' types of device pages, 16 at a time (each batch reads the MTRRs once).
+        let mut rule_types: (u64, Vec<Option<MemoryType>>) = (0, Vec::new());
         for (phys, len) in page_chunks(offset, buf.len()) {
             let access = match page_access(phys) {
                 Ok(access) => access,
@@ -224,7 +242,17 @@ impl Mem {
                         Err(fault) => fault.copied,
                     }
                 }
-                PageAccess::Device => device_chunk(phys, len, &buf, moved, direction),
+                PageAccess::Device => {
+                    let page = phys & !4095;
+                    let (batch, types) = &mut rule_types;
+                    if page < *batch || page >= *batch + types.len() as u64 * 4096 {
+                        *batch = page;
+                        *types = mmap_types(page, 16, self.opened_sync);
+                    }
+                    let index = ((page - *batch) / 4096) as usize;
+                    let rule_type = types.get(index).copied().flatten().unwrap_or(MemoryType::UncachedMinus);
+                    device_chunk(phys, len, rule_type, &buf, moved, direction)
+                }
             };
             moved += done;
             if done < len {
