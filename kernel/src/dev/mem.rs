@@ -131,6 +131,35 @@ fn sync_direct_map(phys: u64) {
     }
 }
 
+/// The fuzzer's invariant "no page is mapped with two types": each page of every live
+/// /dev/mem mmap has the registry's type, and so has the direct map's alias of it when
+/// it is RAM. The first page that breaks it, described.
+#[cfg(any(test, feature = "fuzz"))]
+pub fn check_one_type_per_page() -> Result<(), alloc::string::String> {
+    use crate::mm::query::query;
+    for record in MMAPS.lock().iter() {
+        for offset in (0..record.len).step_by(4096) {
+            let phys = (record.phys & !4095) + offset;
+            let registered = registry::lookup(phys);
+            let mapped = query((record.va & !4095) + offset).map(|page| page.memtype);
+            if mapped.is_none() || mapped != registered {
+                return Err(alloc::format!(
+                    "page {phys:#x}: an mmap maps it {mapped:?}, the registry says {registered:?}"
+                ));
+            }
+            if physmap::map().page_overlaps_ram(phys) && phys < physmap::map().end() {
+                let direct = query(phys_to_virt(phys)).map(|page| page.memtype);
+                if direct != registered {
+                    return Err(alloc::format!(
+                        "RAM page {phys:#x}: the direct map has {direct:?}, its mmaps {registered:?}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Registers `/proc/sys/dev/mem/strict`: `1` while /dev/mem refuses System RAM above
 /// 1 MiB; root can write `0` or `1`.
 pub fn register_proc_files() {
