@@ -155,6 +155,9 @@ static void do_mmap(void)
 	void *p = mmap(hint, len, prot, flags, fd, (off_t)offset);
 	if (p == MAP_FAILED) {
 		EXPECT("mmap", EINVAL, ENOMEM, EPERM, EAGAIN, EACCES, ENODEV, EEXIST, EOVERFLOW, EBADF);
+		/* A MAP_FIXED that fails may have unmapped what was there (as on Linux). */
+		if (flags & MAP_FIXED)
+			forget(hint, len < (1ULL << 40) ? (len + 4095) & ~4095ULL : 1ULL << 40);
 		return;
 	}
 	successes++;

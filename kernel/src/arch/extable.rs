@@ -91,6 +91,42 @@ devmem_nofault_\name\()_fixup:
     ret
     .endm
 
+    // u64 devmem_rdmsr_safe(index: u32, out: *mut u64): 0, or 1 after a #GP (an MSR
+    // this CPU does not have).
+    .global devmem_rdmsr_safe
+devmem_rdmsr_safe:
+    mov ecx, edi
+    .global devmem_rdmsr_safe_insn
+devmem_rdmsr_safe_insn:
+    rdmsr
+    shl rdx, 32
+    or rax, rdx
+    mov qword ptr [rsi], rax
+    xor eax, eax
+    ret
+    .global devmem_rdmsr_safe_fixup
+devmem_rdmsr_safe_fixup:
+    mov eax, 1
+    ret
+
+    // u64 devmem_wrmsr_safe(index: u32, value: u64): 0, or 1 after a #GP (no such MSR,
+    // or a value it refuses).
+    .global devmem_wrmsr_safe
+devmem_wrmsr_safe:
+    mov ecx, edi
+    mov eax, esi
+    mov rdx, rsi
+    shr rdx, 32
+    .global devmem_wrmsr_safe_insn
+devmem_wrmsr_safe_insn:
+    wrmsr
+    xor eax, eax
+    ret
+    .global devmem_wrmsr_safe_fixup
+devmem_wrmsr_safe_fixup:
+    mov eax, 1
+    ret
+
     nofault_read read8, cl, byte
     nofault_read read16, cx, word
     nofault_read read32, ecx, dword
@@ -113,6 +149,34 @@ unsafe extern "C" {
     fn devmem_nofault_copy_qwords(dst: *mut u64, src: *const u64, qwords: usize) -> usize;
     fn devmem_nofault_copy_qwords_insn();
     fn devmem_nofault_copy_qwords_fixup();
+    fn devmem_rdmsr_safe(index: u32, out: *mut u64) -> u64;
+    fn devmem_rdmsr_safe_insn();
+    fn devmem_rdmsr_safe_fixup();
+    fn devmem_wrmsr_safe(index: u32, value: u64) -> u64;
+    fn devmem_wrmsr_safe_insn();
+    fn devmem_wrmsr_safe_fixup();
+}
+
+/// Reads MSR `index` on this CPU; `None` if the CPU raises #GP (no such MSR), which the
+/// exception table turns into a return. Reading an MSR changes nothing.
+pub fn read_msr(index: u32) -> Option<u64> {
+    let mut value = 0u64;
+    // SAFETY: RDMSR only reads; a #GP is caught by the exception table (the #GP handler
+    // consults it); `value` is a local the routine writes once.
+    let failed = unsafe { devmem_rdmsr_safe(index, &raw mut value) };
+    (failed == 0).then_some(value)
+}
+
+/// Writes `value` to MSR `index` on this CPU; false if the CPU raises #GP.
+///
+/// # Safety
+///
+/// An MSR write can change how the CPU runs the kernel (paging, system calls, memory
+/// types): the caller must have a reason this write is wanted and allowed (a uid-0
+/// request for an MSR the kernel does not keep alike on every CPU).
+pub unsafe fn write_msr(index: u32, value: u64) -> bool {
+    // SAFETY: the caller vouches for the write; a #GP is caught by the exception table.
+    unsafe { devmem_wrmsr_safe(index, value) == 0 }
 }
 
 /// Declares the routines of one width and the safe-to-call wrappers around them.
@@ -235,10 +299,12 @@ struct Entry {
     fixup: unsafe extern "C" fn(),
 }
 
-static EXCEPTION_TABLE: [Entry; 3] = [
+static EXCEPTION_TABLE: [Entry; 5] = [
     Entry { instruction: devmem_nofault_copy_insn, fixup: devmem_nofault_copy_fixup },
     Entry { instruction: devmem_nofault_copy_tail_insn, fixup: devmem_nofault_copy_tail_fixup },
     Entry { instruction: devmem_nofault_copy_qwords_insn, fixup: devmem_nofault_copy_qwords_fixup },
+    Entry { instruction: devmem_rdmsr_safe_insn, fixup: devmem_rdmsr_safe_fixup },
+    Entry { instruction: devmem_wrmsr_safe_insn, fixup: devmem_wrmsr_safe_fixup },
 ];
 
 /// Called by the #PF and #GP handlers: if the fault happened at an instruction of the

@@ -41,6 +41,34 @@ pub fn register_driver(major: u32, driver: &'static dyn ops::CharDriver) {
     DRIVERS.lock().insert(major, driver);
 }
 
+/// Adds the character-device node `path` (under /dev, e.g. `/dev/cpu/0/msr`) with
+/// `dev`, owned by root with mode `perm`, making the directories on the way (root's,
+/// 0755). For drivers at boot, after [`init`]; the node behaves as one `mknod` makes.
+pub fn add_device_node(path: &str, dev: vfs_core::devnum::DevNum, perm: u32) {
+    let Ok(mut dir) = lookup("/dev", &Credentials::ROOT) else { return };
+    let relative = path.strip_prefix("/dev/").unwrap_or(path);
+    let mut names = relative.split('/').filter(|n| !n.is_empty()).peekable();
+    while let Some(name) = names.next() {
+        if names.peek().is_none() {
+            let owner = Owner { uid: 0, gid: 0, perm: perm & 0o7777 };
+            insert(&dir, name, Inode::new(InodeKind::CharDevice(dev), owner, false));
+            return;
+        }
+        let existing = match &dir.kind {
+            InodeKind::Directory(entries) => entries.lock().get(name).cloned(),
+            _ => return,
+        };
+        dir = match existing {
+            Some(sub) => sub,
+            None => {
+                let sub = Inode::directory(ROOT_DIR, false);
+                insert(&dir, name, sub.clone());
+                sub
+            }
+        };
+    }
+}
+
 /// The driver registered for `major`; opening a node without one is ENXIO.
 fn driver(major: u32) -> Option<&'static dyn ops::CharDriver> {
     DRIVERS.lock().get(&major).copied()
