@@ -5,6 +5,8 @@
 //! - `mtrr`: the variable MTRRs in Linux's format (`arch/x86/kernel/cpu/mtrr/if.c`);
 //!   root may write Linux's `base=... size=... type=...` and `disable=N` to it;
 //! - `pat_memtype_list`: the ranges mapped with a chosen type (Linux's debugfs file);
+//! - `cpuinfo`: one block per online CPU in Linux's format (`arch/x86/kernel/cpu/proc.c`),
+//!   from the CPUID registers each CPU read when it came up;
 //! - `sys/dev/mem/strict`: `1` while /dev/mem refuses System RAM above 1 MiB; root can
 //!   write `0` or `1`.
 
@@ -29,6 +31,7 @@ const ROOT_WRITABLE: Owner = Owner { uid: 0, gid: 0, perm: 0o644 };
 
 pub(super) fn build() -> Arc<Inode> {
     let proc = Inode::directory(DIR, true);
+    insert(&proc, "cpuinfo", Inode::new(InodeKind::Proc(open_cpuinfo), READ_ONLY, true));
     insert(&proc, "iomem", Inode::new(InodeKind::Proc(open_iomem), READ_ONLY, true));
     insert(&proc, "mtrr", Inode::new(InodeKind::Proc(open_mtrr), ROOT_WRITABLE, true));
     insert(&proc, "pat_memtype_list", Inode::new(InodeKind::Proc(open_pat_memtype_list), READ_ONLY, true));
@@ -61,6 +64,23 @@ fn subdirs(dir: &Arc<Inode>, names: &[&str]) -> Arc<Inode> {
 /// `/proc/bus/pci/devices` (drivers/pci/proc.c).
 fn open_pci_devices(writable: bool) -> KResult<Arc<dyn FileOps>> {
     read_only_text(writable, crate::pci::proc_devices_text())
+}
+
+/// `/proc/cpuinfo`.
+fn open_cpuinfo(writable: bool) -> KResult<Arc<dyn FileOps>> {
+    read_only_text(writable, cpuinfo_text())
+}
+
+/// `/proc/cpuinfo`'s text: a block per online CPU, in CPU order.
+pub fn cpuinfo_text() -> String {
+    use crate::arch::smp;
+    let mut text = String::new();
+    for cpu in smp::online_cpus().iter() {
+        if let (Some(id), Some(apic_id)) = (smp::identity(cpu), smp::apic_id(cpu)) {
+            vfs_core::cpuinfo::format_cpu(&mut text, cpu, apic_id, &id);
+        }
+    }
+    text
 }
 
 /// A snapshot of text, taken at open, read like a regular file.
