@@ -131,7 +131,10 @@ fn start_cpus(boot_info: &BootInfo) {
         log::warn!("the CPU with APIC ID {id} did not answer its start-up IPIs: left out");
     }
     for id in report.over_limit {
-        log::warn!("the CPU with APIC ID {id} is past the kernel's limit of {} CPUs: left out", arch::smp::MAX_CPUS);
+        log::warn!(
+            "the CPU with APIC ID {id} is past the kernel's limit of {} CPUs: left out",
+            arch::smp::MAX_CPUS
+        );
     }
 }
 

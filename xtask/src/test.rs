@@ -99,11 +99,15 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
             // Speed is measured by `cargo xtask bench`, not tested.
         } else {
             if SMP_SUITES.contains(&job.name.as_str()) {
+                // A copy of the image: QEMU locks the one it boots, and both run at once.
+                let image = job.image.with_extension(format!("{SMP_SUFFIX}.img"));
+                std::fs::copy(&job.image, &image)
+                    .with_context(|| format!("copying to {}", image.display()))?;
                 // First: the long kernel suite should not start last.
                 jobs.push_front(Job {
                     name: format!("{}-{SMP_SUFFIX}", job.name),
                     artifact: job.artifact.clone(),
-                    image: job.image.clone(),
+                    image,
                     qemu_args: SMP_QEMU_ARGS,
                 });
             }
@@ -260,11 +264,7 @@ fn host_result_line(line: &str) -> Option<(String, Outcome)> {
     Some((name.to_string(), outcome))
 }
 
-fn run_suites(
-    jobs: VecDeque<Job>,
-    args: &TestArgs,
-    log_dir: &std::path::Path,
-) -> Vec<SuiteReport> {
+fn run_suites(jobs: VecDeque<Job>, args: &TestArgs, log_dir: &std::path::Path) -> Vec<SuiteReport> {
     let queue = Mutex::new(jobs);
     let reports = Mutex::new(Vec::new());
     std::thread::scope(|scope| {

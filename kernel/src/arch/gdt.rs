@@ -89,7 +89,8 @@ pub fn selectors() -> Selectors {
 }
 
 /// The TSS of each AP, by CPU number (CPU 0, the BSP, uses the static `TSS`).
-static AP_TSS: [AtomicPtr<Tss>; super::smp::MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; super::smp::MAX_CPUS];
+static AP_TSS: [AtomicPtr<Tss>; super::smp::MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; super::smp::MAX_CPUS];
 
 fn this_cpu_tss() -> &'static Tss {
     let cpu = super::smp::current_cpu();
@@ -158,6 +159,7 @@ impl ApTables {
 
 /// The base of the GDT this CPU has loaded, and the base of the TSS its task register
 /// selects: what tests compare with the CPU's own tables.
+#[cfg(test)]
 pub(super) fn loaded_tables() -> (u64, u64) {
     let gdtr = x86_64::instructions::tables::sgdt();
     let tr: u16;
@@ -166,12 +168,14 @@ pub(super) fn loaded_tables() -> (u64, u64) {
     let at = gdtr.base.as_u64() + u64::from(tr & !7);
     // SAFETY: TR selects the TSS descriptor (16 bytes) of the GDT GDTR points at, which
     // this module built and never frees; reading it has no side effects.
-    let (low, high) = unsafe { ((at as *const u64).read_volatile(), ((at + 8) as *const u64).read_volatile()) };
+    let (low, high) =
+        unsafe { ((at as *const u64).read_volatile(), ((at + 8) as *const u64).read_volatile()) };
     let base = ((low >> 16) & 0xff_ffff) | (((low >> 56) & 0xff) << 24) | ((high & 0xffff_ffff) << 32);
     (gdtr.base.as_u64(), base)
 }
 
 /// The address of this CPU's own TSS.
+#[cfg(test)]
 pub(super) fn this_cpu_tss_address() -> u64 {
     this_cpu_tss().0.get() as u64
 }

@@ -473,14 +473,23 @@ fn with_call_lock<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Posts `func(arg)` to each CPU of `targets` and sends the IPIs. Returns the requests
-/// posted, and the CPUs skipped because their previous call is still unanswered.
-fn post(targets: CpuSet, func: fn(u64), arg: u64) -> (Vec<(usize, u64)>, CpuSet) {
+/// posted, and the CPUs skipped because their previous call was still unanswered at
+/// `deadline` (TSC).
+fn post(targets: CpuSet, func: fn(u64), arg: u64, deadline: u64) -> (Vec<(usize, u64)>, CpuSet) {
     let mut posted = Vec::new();
     let mut skipped = CpuSet::EMPTY;
     for cpu in targets.iter() {
         let mailbox = &CPUS[cpu].call;
         let request = mailbox.request.load(Ordering::Relaxed);
-        if mailbox.done.load(Ordering::Acquire) != request {
+        let mut busy = false;
+        while mailbox.done.load(Ordering::Acquire) != request {
+            if cpu::read_tsc() > deadline {
+                busy = true;
+                break;
+            }
+            core::hint::spin_loop();
+        }
+        if busy {
             skipped.insert(cpu);
             continue;
         }
@@ -527,8 +536,9 @@ fn others() -> CpuSet {
 /// did not answer in time (empty when all did). `func` must not wait for other CPUs.
 pub fn call_on_others(func: fn(u64), arg: u64) -> CpuSet {
     with_call_lock(|| {
-        let (posted, mut missing) = post(others(), func, arg);
-        missing.0 |= wait_for(&posted, deadline_after_ms(CALL_TIMEOUT_MS)).0;
+        let deadline = deadline_after_ms(CALL_TIMEOUT_MS);
+        let (posted, mut missing) = post(others(), func, arg, deadline);
+        missing.0 |= wait_for(&posted, deadline).0;
         missing
     })
 }
@@ -557,9 +567,10 @@ fn shootdown(start: u64, pages: u64) -> CpuSet {
     with_call_lock(|| {
         SHOOTDOWN_START.store(start, Ordering::Release);
         SHOOTDOWN_PAGES.store(pages, Ordering::Release);
-        let (posted, mut missing) = post(others(), flush_requested, 0);
+        let deadline = deadline_after_ms(CALL_TIMEOUT_MS);
+        let (posted, mut missing) = post(others(), flush_requested, 0, deadline);
         flush_requested(0);
-        missing.0 |= wait_for(&posted, deadline_after_ms(CALL_TIMEOUT_MS)).0;
+        missing.0 |= wait_for(&posted, deadline).0;
         missing
     })
 }
@@ -693,9 +704,9 @@ pub fn rendezvous(phases: usize, step: &(dyn Fn(usize, usize) + Sync)) -> Result
         RDV_STATE.store(generation << 32, Ordering::Release);
         let mut others = everyone;
         others.remove(cpu);
-        let (posted, skipped) = post(others, rendezvous_participant, generation);
-        arrive(generation, cpu);
         let deadline = deadline_after_ms(CALL_TIMEOUT_MS);
+        let (posted, skipped) = post(others, rendezvous_participant, generation, deadline);
+        arrive(generation, cpu);
         let result = loop {
             let state = RDV_STATE.load(Ordering::Acquire);
             if state & 0xffff_ffff >= participants {
@@ -703,7 +714,12 @@ pub fn rendezvous(phases: usize, step: &(dyn Fn(usize, usize) + Sync)) -> Result
             }
             if cpu::read_tsc() > deadline
                 && RDV_STATE
-                    .compare_exchange(state, (generation << 32) | ABORTED, Ordering::AcqRel, Ordering::Acquire)
+                    .compare_exchange(
+                        state,
+                        (generation << 32) | ABORTED,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
                     .is_ok()
             {
                 let arrived = RDV_ARRIVED.load(Ordering::Acquire);
@@ -754,14 +770,23 @@ mod tests {
         let after = bumps();
         let me = current_cpu();
         for cpu in 0..MAX_CPUS {
-            let expected = if cpu != me && online_cpus().contains(cpu) { before[cpu] + 5 } else { before[cpu] };
+            let expected =
+                if cpu != me && online_cpus().contains(cpu) { before[cpu] + 5 } else { before[cpu] };
             assert_eq!(after[cpu], expected, "cpu {cpu}");
         }
     }
 
-    /// What each CPU found about itself: (GS base is its entry, current_cpu, APIC ID as
-    /// recorded, GDT base, TSS base is its own).
-    static SELF_REPORT: Mutex<[Option<(bool, usize, bool, u64, bool)>; MAX_CPUS]> = Mutex::new([None; MAX_CPUS]);
+    /// What a CPU found about itself.
+    #[derive(Clone, Copy)]
+    struct SelfReport {
+        gs_is_own: bool,
+        current_cpu: usize,
+        apic_matches: bool,
+        gdt_base: u64,
+        tss_is_own: bool,
+    }
+
+    static SELF_REPORT: Mutex<[Option<SelfReport>; MAX_CPUS]> = Mutex::new([None; MAX_CPUS]);
 
     fn report_self(_: u64) {
         let cpu = current_cpu();
@@ -769,7 +794,8 @@ mod tests {
         let apic_matches = CPUS[cpu].apic_id.load(Ordering::Relaxed) == apic::id();
         let (gdt_base, tss_base) = gdt::loaded_tables();
         let tss_is_own = tss_base == gdt::this_cpu_tss_address();
-        SELF_REPORT.lock()[cpu] = Some((gs_is_own, cpu, apic_matches, gdt_base, tss_is_own));
+        SELF_REPORT.lock()[cpu] =
+            Some(SelfReport { gs_is_own, current_cpu: cpu, apic_matches, gdt_base, tss_is_own });
     }
 
     #[ktest]
@@ -780,7 +806,7 @@ mod tests {
         let report = *SELF_REPORT.lock();
         let mut gdts = Vec::new();
         for cpu in online_cpus().iter() {
-            let (gs_is_own, seen, apic_matches, gdt_base, tss_is_own) =
+            let SelfReport { gs_is_own, current_cpu: seen, apic_matches, gdt_base, tss_is_own } =
                 report[cpu].unwrap_or_else(|| panic!("cpu {cpu} did not report"));
             assert!(gs_is_own, "cpu {cpu}: GS base");
             assert_eq!(seen, cpu);
@@ -834,7 +860,7 @@ mod tests {
 
     static STEPS_RUN: AtomicU64 = AtomicU64::new(0);
 
-    #[ktest]
+    #[ktest(timeout = 30)]
     fn a_cpu_that_does_not_answer_fails_the_rendezvous_before_any_step() {
         let Some(victim) = others().iter().next() else {
             // One CPU: nobody can be missing.
@@ -842,7 +868,9 @@ mod tests {
             return;
         };
         // Keep the victim busy with interrupts off past the rendezvous's time limit.
-        let (posted, skipped) = with_call_lock(|| post(CpuSet(1 << victim), spin_ms, CALL_TIMEOUT_MS * 2));
+        let (posted, skipped) = with_call_lock(|| {
+            post(CpuSet(1 << victim), spin_ms, CALL_TIMEOUT_MS * 5, deadline_after_ms(CALL_TIMEOUT_MS))
+        });
         assert_eq!((posted.len(), skipped), (1, CpuSet::EMPTY));
         STEPS_RUN.store(0, Ordering::Relaxed);
         let result = rendezvous(2, &|_, _| {
@@ -855,7 +883,7 @@ mod tests {
         assert_eq!(call_on_others(bump, 1), CpuSet(1 << victim));
         assert_eq!(bumps()[victim], before[victim]);
         // Once it is back, everything works again.
-        assert!(wait_for(&posted, deadline_after_ms(CALL_TIMEOUT_MS * 3)).is_empty());
+        assert!(wait_for(&posted, deadline_after_ms(CALL_TIMEOUT_MS * 5)).is_empty());
         assert_eq!(call_on_others(bump, 1), CpuSet::EMPTY);
         assert_eq!(rendezvous(1, &|_, _| {}), Ok(()));
     }
@@ -864,7 +892,8 @@ mod tests {
 
     #[ktest]
     fn tlb_shootdowns_reach_every_cpu() {
-        let flushes = || -> [u64; MAX_CPUS] { core::array::from_fn(|cpu| FLUSHED[cpu].load(Ordering::Relaxed)) };
+        let flushes =
+            || -> [u64; MAX_CPUS] { core::array::from_fn(|cpu| FLUSHED[cpu].load(Ordering::Relaxed)) };
         let before = flushes();
         assert_eq!(tlb_shootdown(0xffff_8000_0000_0000, 3 * 4096), CpuSet::EMPTY);
         assert_eq!(flush_all_tlbs(), CpuSet::EMPTY);

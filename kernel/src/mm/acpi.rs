@@ -23,7 +23,11 @@ fn no_aml() -> ! {
 }
 
 impl Handler for DirectMap {
-    unsafe fn map_physical_region<T>(&self, physical_address: usize, size: usize) -> PhysicalMapping<Self, T> {
+    unsafe fn map_physical_region<T>(
+        &self,
+        physical_address: usize,
+        size: usize,
+    ) -> PhysicalMapping<Self, T> {
         let virt = phys_to_virt(physical_address as u64) as *mut T;
         PhysicalMapping {
             physical_start: physical_address,
@@ -143,13 +147,18 @@ pub fn madt_cpus(boot_info: &BootInfo) -> Result<MadtCpus, &'static str> {
     // SAFETY: the bootloader found the RSDP in firmware memory and reported its address;
     // the tables it leads to are firmware data the kernel never writes, and DirectMap
     // maps any physical address through the direct map.
-    let tables = unsafe { AcpiTables::from_rsdp(DirectMap, rsdp as usize) }.map_err(|_| "no valid RSDP/RSDT")?;
+    let tables =
+        unsafe { AcpiTables::from_rsdp(DirectMap, rsdp as usize) }.map_err(|_| "no valid RSDP/RSDT")?;
     let (_, processors) = InterruptModel::new(&tables).map_err(|_| "no usable MADT")?;
     let processors = processors.ok_or("the MADT lists no processors")?;
     let usable = |p: &&acpi::platform::Processor| p.state != ProcessorState::Disabled;
     Ok(MadtCpus {
         bsp_apic_id: processors.boot_processor.local_apic_id,
         aps: processors.application_processors.iter().filter(usable).map(|p| p.local_apic_id).collect(),
-        disabled: processors.application_processors.iter().filter(|p| p.state == ProcessorState::Disabled).count(),
+        disabled: processors
+            .application_processors
+            .iter()
+            .filter(|p| p.state == ProcessorState::Disabled)
+            .count(),
     })
 }

@@ -61,7 +61,10 @@ pub(super) fn init(boot_info: &BootInfo) {
         crate::arch::smp::TRAMPOLINE_PHYS + crate::arch::smp::TRAMPOLINE_LEN,
     );
     TRAMPOLINE_USABLE.call_once(|| {
-        boot_info.memory_regions.iter().any(|r| r.kind == MemoryRegionKind::Usable && r.start <= low && high <= r.end)
+        boot_info
+            .memory_regions
+            .iter()
+            .any(|r| r.kind == MemoryRegionKind::Usable && r.start <= low && high <= r.end)
     });
     let usable = || {
         boot_info.memory_regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable).map(|r| {

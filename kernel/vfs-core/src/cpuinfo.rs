@@ -112,7 +112,11 @@ impl CpuId {
     /// The flags Linux would print, in its order.
     pub fn flags(&self) -> impl Iterator<Item = &'static str> + '_ {
         words(self).into_iter().flat_map(|(value, names)| {
-            names.iter().enumerate().filter(move |(bit, name)| !name.is_empty() && value & (1 << bit) != 0).map(|(_, n)| *n)
+            names
+                .iter()
+                .enumerate()
+                .filter(move |(bit, name)| !name.is_empty() && value & (1 << bit) != 0)
+                .map(|(_, n)| *n)
         })
     }
 
@@ -158,28 +162,28 @@ pub fn format_cpu(out: &mut String, processor: usize, apic_id: u32, id: &CpuId) 
 mod tests {
     use super::*;
 
-    /// QEMU 7.2's qemu64 under TCG, as CPUID reports it.
+    /// QEMU 7.2's qemu64 under TCG with four CPUs, as CPU 3 reads CPUID.
     fn qemu64() -> CpuId {
         let mut brand = [0u8; 48];
-        brand[..27].copy_from_slice(b"QEMU Virtual CPU version 2.");
-        brand[27] = b'5';
-        brand[28] = b'+';
+        brand[..29].copy_from_slice(b"QEMU Virtual CPU version 2.5+");
         CpuId {
             vendor: *b"AuthenticAMD",
             brand,
             max_leaf: 0xd,
-            leaf1_eax: 0x0006_63,
-            leaf1_ebx: 0x0300_0800,
-            leaf1_ecx: 0x8080_2001,
-            leaf1_edx: 0x0781_abfd,
+            leaf1_eax: 0x0006_0fb1,
+            leaf1_ebx: 0x0304_0800,
+            leaf1_ecx: 0x8000_2001,
+            leaf1_edx: 0x178b_fbfd,
             leaf7_ebx: 0,
             leaf7_ecx: 0,
             leaf7_edx: 0,
-            ext1_ecx: 0x0000_0065,
-            ext1_edx: 0x2191_3800,
+            ext1_ecx: 0x0000_0007,
+            ext1_edx: 0x2010_0800,
         }
     }
 
+    /// The kernel's output on that machine (Linux would add its synthetic flags, such
+    /// as rep_good, nopl and cpuid, which are no CPUID bits).
     #[test]
     fn a_block_is_linuxs_layout() {
         let mut out = String::new();
@@ -187,19 +191,20 @@ mod tests {
         let lines: alloc::vec::Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "processor\t: 3");
         assert_eq!(lines[1], "vendor_id\t: AuthenticAMD");
-        assert_eq!(lines[2], "cpu family\t: 6");
-        assert_eq!(lines[3], "model\t\t: 6");
+        assert_eq!(lines[2], "cpu family\t: 15");
+        assert_eq!(lines[3], "model\t\t: 107");
         assert_eq!(lines[4], "model name\t: QEMU Virtual CPU version 2.5+");
-        assert_eq!(lines[5], "stepping\t: 3");
+        assert_eq!(lines[5], "stepping\t: 1");
         assert_eq!(lines[6], "apicid\t\t: 3");
         assert_eq!(lines[7], "initial apicid\t: 3");
         assert_eq!(lines[8], "cpuid level\t: 13");
         assert_eq!(
             lines[9],
             "flags\t\t: fpu de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush \
-             mmx fxsr sse sse2 syscall nx lm pni cx16 x2apic hypervisor lahf_lm svm sse4a"
+             mmx fxsr sse sse2 ht syscall nx lm pni cx16 hypervisor lahf_lm cmp_legacy svm"
         );
         assert_eq!(lines[10], "");
+        assert_eq!(lines.len(), 11);
         assert!(out.ends_with("\n\n"));
     }
 
