@@ -27,6 +27,8 @@ pub struct Startup {
     pub arch_done: u64,
     /// Physical map, frames, heap.
     pub mm_phases: [u64; 3],
+    /// The APs started (or given up on).
+    pub cpus_done: u64,
     pub done: u64,
 }
 
@@ -69,12 +71,13 @@ pub fn print(boot_info: &BootInfo, startup: &Startup) {
     let ms = |from: u64, to: u64| to.saturating_sub(from) / 1_000_000;
     let [physmap_done, frames_done, heap_done] = startup.mm_phases;
     println!(
-        "start-up: {} ms (memory map {} ms, frames {} ms, heap {} ms, files {} ms)",
+        "start-up: {} ms (memory map {} ms, frames {} ms, heap {} ms, cpus {} ms, files {} ms)",
         ms(0, startup.done),
         ms(startup.arch_done, physmap_done),
         ms(physmap_done, frames_done),
         ms(frames_done, heap_done),
-        ms(heap_done, startup.done)
+        ms(heap_done, startup.cpus_done),
+        ms(startup.cpus_done, startup.done)
     );
 }
 

@@ -71,13 +71,14 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let arch_done = arch::timer::uptime_ns();
     let mm_phases = mm::init(boot_info);
     start_cpus(boot_info);
+    let cpus_done = arch::timer::uptime_ns();
     vfs::init();
     syscall::init();
     if let Some(archive) = mm::ramdisk(boot_info) {
         vfs::ramfs::load(archive);
     }
     pci::init();
-    let startup = banner::Startup { arch_done, mm_phases, done: arch::timer::uptime_ns() };
+    let startup = banner::Startup { arch_done, mm_phases, cpus_done, done: arch::timer::uptime_ns() };
     banner::print(boot_info, &startup);
 }
 

@@ -310,6 +310,15 @@ static AP_TABLES: [Once<gdt::ApTables>; MAX_CPUS] = [const { Once::new() }; MAX_
 /// Set by an AP as soon as it runs Rust code.
 static AP_ALIVE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
 
+/// How many CPUs [`start_aps`] was asked to bring up, the BSP included (0: not called).
+static LISTED: AtomicUsize = AtomicUsize::new(0);
+
+/// How many CPUs the firmware listed for starting, the BSP included (1 when
+/// [`start_aps`] never ran: no MADT, no APs, or no APIC).
+pub fn listed_cpus() -> usize {
+    LISTED.load(Ordering::Relaxed).max(1)
+}
+
 /// What [`start_aps`] did.
 #[derive(Debug, Default)]
 pub struct StartReport {
@@ -344,6 +353,7 @@ pub unsafe fn start_aps(apic_ids: &[u32], direct_map_base: u64) -> StartReport {
             report.over_limit.push(id);
         }
     }
+    LISTED.store(targets.len() + 1, Ordering::Relaxed);
     if targets.is_empty() {
         return report;
     }
@@ -472,34 +482,44 @@ fn with_call_lock<R>(f: impl FnOnce() -> R) -> R {
     })
 }
 
-/// Posts `func(arg)` to each CPU of `targets` and sends the IPIs. Returns the requests
-/// posted, and the CPUs skipped because their previous call was still unanswered at
-/// `deadline` (TSC).
+/// Posts `func(arg)` to each CPU of `targets` and sends the IPIs: first to the CPUs whose
+/// mailbox is free, then to the others as they free up. Returns the requests posted, and
+/// the CPUs skipped because their previous call was still unanswered at `deadline` (TSC)
+/// or the IPI could not be sent.
 fn post(targets: CpuSet, func: fn(u64), arg: u64, deadline: u64) -> (Vec<(usize, u64)>, CpuSet) {
     let mut posted = Vec::new();
     let mut skipped = CpuSet::EMPTY;
-    for cpu in targets.iter() {
+    let mut busy = CpuSet::EMPTY;
+    let free = |cpu: usize| {
         let mailbox = &CPUS[cpu].call;
-        let request = mailbox.request.load(Ordering::Relaxed);
-        let mut busy = false;
-        while mailbox.done.load(Ordering::Acquire) != request {
-            if cpu::read_tsc() > deadline {
-                busy = true;
-                break;
-            }
-            core::hint::spin_loop();
-        }
-        if busy {
-            skipped.insert(cpu);
-            continue;
-        }
+        mailbox.done.load(Ordering::Acquire) == mailbox.request.load(Ordering::Relaxed)
+    };
+    // The request number if the IPI went out.
+    let send = |cpu: usize| {
+        let mailbox = &CPUS[cpu].call;
+        let request = mailbox.request.load(Ordering::Relaxed) + 1;
         mailbox.func.store(func as usize, Ordering::Relaxed);
         mailbox.arg.store(arg, Ordering::Relaxed);
-        mailbox.request.store(request + 1, Ordering::Release);
-        if apic::send_fixed(CPUS[cpu].apic_id.load(Ordering::Relaxed), CALL_VECTOR) {
-            posted.push((cpu, request + 1));
-        } else {
-            skipped.insert(cpu);
+        mailbox.request.store(request, Ordering::Release);
+        apic::send_fixed(CPUS[cpu].apic_id.load(Ordering::Relaxed), CALL_VECTOR).then_some(request)
+    };
+    for cpu in targets.iter() {
+        if !free(cpu) {
+            busy.insert(cpu);
+            continue;
+        }
+        match send(cpu) {
+            Some(request) => posted.push((cpu, request)),
+            None => skipped.insert(cpu),
+        }
+    }
+    for cpu in busy.iter() {
+        while !free(cpu) && cpu::read_tsc() <= deadline {
+            core::hint::spin_loop();
+        }
+        match free(cpu).then(|| send(cpu)).flatten() {
+            Some(request) => posted.push((cpu, request)),
+            None => skipped.insert(cpu),
         }
     }
     (posted, skipped)

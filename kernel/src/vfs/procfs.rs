@@ -203,3 +203,22 @@ impl FileOps for Strict {
 fn open_strict(_writable: bool) -> KResult<Arc<dyn FileOps>> {
     Ok(Arc::new(Strict))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::arch::smp;
+    use crate::ktest::ktest;
+
+    #[ktest]
+    fn cpuinfo_has_a_block_per_online_cpu_with_its_apic_id() {
+        let text = super::cpuinfo_text();
+        let blocks: alloc::vec::Vec<&str> = text.split_terminator("\n\n").collect();
+        assert_eq!(blocks.len(), smp::cpu_count());
+        for (block, cpu) in blocks.iter().zip(smp::online_cpus().iter()) {
+            assert!(block.starts_with(&alloc::format!("processor\t: {cpu}\n")), "{block}");
+            let apic_id = smp::apic_id(cpu).expect("online");
+            assert!(block.contains(&alloc::format!("\napicid\t\t: {apic_id}\n")), "{block}");
+            assert!(block.contains("\nflags\t\t: fpu "), "{block}");
+        }
+    }
+}
