@@ -21,6 +21,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 
 use spin::{Mutex, Once};
 use x86_64::VirtAddr;
+use x86_64::registers::control::{Cr0, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{GsBase, KernelGsBase};
 
 use super::{apic, cpu, gdt};
@@ -90,6 +91,9 @@ struct Mailbox {
     done: AtomicU64,
     func: AtomicUsize,
     arg: AtomicU64,
+    /// Set while this CPU runs a call: a call that itself waits for the call lock keeps
+    /// polling its mailbox, and must not run itself again.
+    running: AtomicBool,
 }
 
 /// One CPU's state.
@@ -118,6 +122,7 @@ impl PerCpu {
                 done: AtomicU64::new(0),
                 func: AtomicUsize::new(0),
                 arg: AtomicU64::new(0),
+                running: AtomicBool::new(false),
             },
         }
     }
@@ -305,6 +310,15 @@ fn trampoline_image() -> (&'static [u8], [usize; 4]) {
 
 /// The kernel's top-level table, which each AP loads first thing.
 static KERNEL_CR3: AtomicU64 = AtomicU64::new(0);
+/// The BSP's CR4, for the bits the APs copy (global pages, which the bootloader chose).
+static BSP_CR4: AtomicU64 = AtomicU64::new(0);
+/// The BSP's CR0: an AP leaves INIT with the caches disabled (CD and NW set) and takes
+/// the BSP's value instead.
+static BSP_CR0: AtomicU64 = AtomicU64::new(0);
+/// The BSP's MTRRs: the firmware programs only the BSP's (QEMU's SeaBIOS leaves the APs'
+/// disabled, so all their memory would be uncached), and each AP copies them, as Linux's
+/// `mtrr_ap_init` does.
+static BSP_MTRRS: Once<memrange::MtrrRegisters> = Once::new();
 /// Each AP's GDT and TSS, made by the BSP before the AP starts.
 static AP_TABLES: [Once<gdt::ApTables>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
 /// Set by an AP as soon as it runs Rust code.
@@ -341,7 +355,8 @@ fn delay_us(us: u64) {
 /// `direct_map_base` must be where all physical memory is mapped, and the
 /// [`TRAMPOLINE_LEN`] bytes at [`TRAMPOLINE_PHYS`] RAM that nothing else uses, now or
 /// later (the frame allocator never hands them out). The local APIC of this CPU must be
-/// enabled ([`apic::enable_on_this_cpu`]) and [`init_bsp`] done.
+/// enabled ([`apic::enable_on_this_cpu`]) and [`init_bsp`] done. Call it once: a second
+/// call would reset the APs already running.
 pub unsafe fn start_aps(apic_ids: &[u32], direct_map_base: u64) -> StartReport {
     let mut report = StartReport::default();
     let bsp_id = apic::id();
@@ -362,6 +377,11 @@ pub unsafe fn start_aps(apic_ids: &[u32], direct_map_base: u64) -> StartReport {
     assert!(image.len() <= 4096, "the trampoline fits in its page");
     let kernel_root = cpu::page_table_root();
     KERNEL_CR3.store(kernel_root, Ordering::Release);
+    BSP_CR4.store(Cr4::read_raw(), Ordering::Release);
+    BSP_CR0.store(Cr0::read_raw(), Ordering::Release);
+    if let Some(mtrrs) = super::mtrr::read_all() {
+        BSP_MTRRS.call_once(|| mtrrs);
+    }
     // SAFETY: the caller gives us the four trampoline pages (RAM, unused by anything
     // else) through the direct map; the kernel's top-level table is read through the
     // direct map too. The temporary table maps the first 2 MiB identically (the
@@ -425,6 +445,9 @@ extern "C" fn ap_entry(cpu: usize) -> ! {
     AP_ALIVE[cpu].store(true, Ordering::Release);
     // SAFETY: the kernel's own top-level table, which maps everything the kernel uses.
     unsafe { cpu::load_page_table(KERNEL_CR3.load(Ordering::Acquire)) };
+    // SAFETY: the BSP's CR0, under which this kernel runs: paging, protection and WP on
+    // (as the trampoline set them), caches on.
+    unsafe { Cr0::write_raw(BSP_CR0.load(Ordering::Acquire)) };
     let tables = AP_TABLES[cpu].get().expect("the BSP made this AP's tables before starting it");
     tables.load(cpu);
     install_gs(cpu);
@@ -432,6 +455,13 @@ extern "C" fn ap_entry(cpu: usize) -> ! {
     cpu::enable_protection_features();
     super::usermode::init_cpu();
     let _ = super::pat::program();
+    if let Some(mtrrs) = BSP_MTRRS.get() {
+        let _ = super::mtrr::write_all(mtrrs);
+    }
+    let global = Cr4Flags::from_bits_truncate(BSP_CR4.load(Ordering::Acquire)) & Cr4Flags::PAGE_GLOBAL;
+    // SAFETY: global pages only keep the kernel's translations across CR3 loads, as on
+    // the BSP; full flushes toggle PGE (cpu::flush_tlb_all).
+    unsafe { Cr4::update(|flags| flags.insert(global)) };
     apic::enable_on_this_cpu(false);
     record_this_cpu(cpu);
     loop {
@@ -444,12 +474,14 @@ extern "C" fn ap_entry(cpu: usize) -> ! {
 
 /// One cross-CPU operation at a time: its owner posts to the mailboxes.
 static CALL_LOCK: AtomicBool = AtomicBool::new(false);
+/// The CPU holding the call lock, plus one (0: nobody).
+static CALL_OWNER: AtomicUsize = AtomicUsize::new(0);
 
 /// Runs the call waiting in this CPU's mailbox, if any.
 fn run_pending_call() {
     let mailbox = &this_cpu().call;
     let request = mailbox.request.load(Ordering::Acquire);
-    if request == mailbox.done.load(Ordering::Relaxed) {
+    if request == mailbox.done.load(Ordering::Relaxed) || mailbox.running.swap(true, Ordering::Acquire) {
         return;
     }
     let raw = mailbox.func.load(Ordering::Relaxed);
@@ -459,6 +491,7 @@ fn run_pending_call() {
     // waits for `done`, so `func` is the pointer posted with this request.
     let func = unsafe { core::mem::transmute::<usize, fn(u64)>(raw) };
     func(arg);
+    mailbox.running.store(false, Ordering::Release);
     mailbox.done.store(request, Ordering::Release);
 }
 
@@ -472,24 +505,36 @@ pub(super) fn on_call_interrupt() {
 /// one keeps answering its own mailbox (that CPU may be waiting for it).
 fn with_call_lock<R>(f: impl FnOnce() -> R) -> R {
     cpu::without_interrupts(|| {
+        let me = current_cpu();
+        // Either would wait forever for itself (or for the CPU waiting for it).
+        assert!(
+            CALL_OWNER.load(Ordering::Acquire) != me + 1 && !CPUS[me].call.running.load(Ordering::Acquire),
+            "a cross-CPU call or rendezvous step may not start another cross-CPU operation"
+        );
         while CALL_LOCK.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
             run_pending_call();
             core::hint::spin_loop();
         }
+        CALL_OWNER.store(me + 1, Ordering::Release);
         let result = f();
+        CALL_OWNER.store(0, Ordering::Release);
         CALL_LOCK.store(false, Ordering::Release);
         result
     })
 }
 
-/// Posts `func(arg)` to each CPU of `targets` and sends the IPIs: first to the CPUs whose
-/// mailbox is free, then to the others as they free up. Returns the requests posted, and
-/// the CPUs skipped because their previous call was still unanswered at `deadline` (TSC)
-/// or the IPI could not be sent.
-fn post(targets: CpuSet, func: fn(u64), arg: u64, deadline: u64) -> (Vec<(usize, u64)>, CpuSet) {
+/// A call posted to a CPU: the CPU, the request number it will acknowledge, and until
+/// when (TSC) its answer is waited for.
+type Posted = (usize, u64, u64);
+
+/// Posts `func(arg)` to each CPU of `targets` and sends the IPIs: at once to the CPUs
+/// whose mailbox is free, to the others as they free up, until `deadline` (TSC). Each
+/// request's answer is then due [`CALL_TIMEOUT_MS`] after it was posted. Returns the
+/// requests posted, and the CPUs skipped because their previous call was still
+/// unanswered at `deadline` or the IPI could not be sent.
+fn post(targets: CpuSet, func: fn(u64), arg: u64, deadline: u64) -> (Vec<Posted>, CpuSet) {
     let mut posted = Vec::new();
     let mut skipped = CpuSet::EMPTY;
-    let mut busy = CpuSet::EMPTY;
     let free = |cpu: usize| {
         let mailbox = &CPUS[cpu].call;
         mailbox.done.load(Ordering::Acquire) == mailbox.request.load(Ordering::Relaxed)
@@ -503,33 +548,31 @@ fn post(targets: CpuSet, func: fn(u64), arg: u64, deadline: u64) -> (Vec<(usize,
         mailbox.request.store(request, Ordering::Release);
         apic::send_fixed(CPUS[cpu].apic_id.load(Ordering::Relaxed), CALL_VECTOR).then_some(request)
     };
-    for cpu in targets.iter() {
-        if !free(cpu) {
-            busy.insert(cpu);
-            continue;
+    let mut waiting = targets;
+    loop {
+        for cpu in waiting.iter() {
+            if free(cpu) {
+                waiting.remove(cpu);
+                match send(cpu) {
+                    Some(request) => posted.push((cpu, request, deadline_after_ms(CALL_TIMEOUT_MS))),
+                    None => skipped.insert(cpu),
+                }
+            }
         }
-        match send(cpu) {
-            Some(request) => posted.push((cpu, request)),
-            None => skipped.insert(cpu),
+        if waiting.is_empty() || cpu::read_tsc() > deadline {
+            break;
         }
+        core::hint::spin_loop();
     }
-    for cpu in busy.iter() {
-        while !free(cpu) && cpu::read_tsc() <= deadline {
-            core::hint::spin_loop();
-        }
-        match free(cpu).then(|| send(cpu)).flatten() {
-            Some(request) => posted.push((cpu, request)),
-            None => skipped.insert(cpu),
-        }
-    }
+    skipped.0 |= waiting.0;
     (posted, skipped)
 }
 
-/// Waits until each posted request is done or the deadline (TSC) passes; returns the
-/// CPUs that did not answer.
-fn wait_for(posted: &[(usize, u64)], deadline: u64) -> CpuSet {
+/// Waits until each posted request is done or its time is up; returns the CPUs that did
+/// not answer.
+fn wait_for(posted: &[Posted]) -> CpuSet {
     let mut missing = CpuSet::EMPTY;
-    for &(cpu, request) in posted {
+    for &(cpu, request, deadline) in posted {
         while CPUS[cpu].call.done.load(Ordering::Acquire) != request {
             if cpu::read_tsc() > deadline {
                 missing.insert(cpu);
@@ -553,12 +596,14 @@ fn others() -> CpuSet {
 
 /// Runs `func(arg)` on every other online CPU (in its interrupt handler, interrupts
 /// off) and waits for each to finish, [`CALL_TIMEOUT_MS`] at most. Returns the CPUs that
-/// did not answer in time (empty when all did). `func` must not wait for other CPUs.
+/// did not answer in time (empty when all did). `func` must not wait for other CPUs, and
+/// must not start a cross-CPU operation itself (that panics: it would wait for its own
+/// caller).
 pub fn call_on_others(func: fn(u64), arg: u64) -> CpuSet {
     with_call_lock(|| {
         let deadline = deadline_after_ms(CALL_TIMEOUT_MS);
         let (posted, mut missing) = post(others(), func, arg, deadline);
-        missing.0 |= wait_for(&posted, deadline).0;
+        missing.0 |= wait_for(&posted).0;
         missing
     })
 }
@@ -590,7 +635,7 @@ fn shootdown(start: u64, pages: u64) -> CpuSet {
         let deadline = deadline_after_ms(CALL_TIMEOUT_MS);
         let (posted, mut missing) = post(others(), flush_requested, 0, deadline);
         flush_requested(0);
-        missing.0 |= wait_for(&posted, deadline).0;
+        missing.0 |= wait_for(&posted).0;
         missing
     })
 }
@@ -703,7 +748,9 @@ fn rendezvous_participant(generation: u64) {
 /// Runs `step(phase, cpu)` for `phases` phases on every online CPU (this one included),
 /// in lockstep, with interrupts off: every CPU meets at a barrier before each phase and
 /// after the last. If a CPU does not reach the first barrier within
-/// [`CALL_TIMEOUT_MS`], no CPU runs any phase and the CPUs missing are returned.
+/// [`CALL_TIMEOUT_MS`], no CPU runs any phase and the CPUs missing are returned. A step
+/// must not start a cross-CPU operation (that panics): to flush TLBs inside a step, each
+/// CPU flushes its own (`cpu::flush_tlb_all`).
 pub fn rendezvous(phases: usize, step: &(dyn Fn(usize, usize) + Sync)) -> Result<(), CpuSet> {
     with_call_lock(|| {
         let cpu = current_cpu();
@@ -726,6 +773,8 @@ pub fn rendezvous(phases: usize, step: &(dyn Fn(usize, usize) + Sync)) -> Result
         others.remove(cpu);
         let deadline = deadline_after_ms(CALL_TIMEOUT_MS);
         let (posted, skipped) = post(others, rendezvous_participant, generation, deadline);
+        // A CPU posted late (its mailbox was busy) still gets the whole time limit.
+        let deadline = posted.iter().map(|&(_, _, due)| due).max().unwrap_or(deadline).max(deadline);
         arrive(generation, cpu);
         let result = loop {
             let state = RDV_STATE.load(Ordering::Acquire);
@@ -752,7 +801,7 @@ pub fn rendezvous(phases: usize, step: &(dyn Fn(usize, usize) + Sync)) -> Result
             while RDV_DONE.load(Ordering::Acquire) < participants - 1 {
                 core::hint::spin_loop();
             }
-            let _ = wait_for(&posted, deadline_after_ms(CALL_TIMEOUT_MS));
+            let _ = wait_for(&posted);
         }
         *RDV_STEP.lock() = None;
         result
@@ -903,9 +952,87 @@ mod tests {
         assert_eq!(call_on_others(bump, 1), CpuSet(1 << victim));
         assert_eq!(bumps()[victim], before[victim]);
         // Once it is back, everything works again.
-        assert!(wait_for(&posted, deadline_after_ms(CALL_TIMEOUT_MS * 5)).is_empty());
+        while !wait_for(&posted).is_empty() {}
         assert_eq!(call_on_others(bump, 1), CpuSet::EMPTY);
         assert_eq!(rendezvous(1, &|_, _| {}), Ok(()));
+    }
+
+    /// The control registers and MSRs every CPU must have as the BSP has them.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct ControlState {
+        cr0: u64,
+        cr4: u64,
+        efer: u64,
+        pat: u64,
+        star: u64,
+        lstar: u64,
+        fmask: u64,
+    }
+
+    static CONTROL: Mutex<[Option<ControlState>; MAX_CPUS]> = Mutex::new([None; MAX_CPUS]);
+
+    fn report_control(_: u64) {
+        use x86_64::registers::model_specific::{Efer, Msr};
+        // SAFETY: STAR, LSTAR and FMASK exist on every x86-64 CPU; reads have no side
+        // effects.
+        let (star, lstar, fmask) = unsafe {
+            (Msr::new(0xc000_0081).read(), Msr::new(0xc000_0082).read(), Msr::new(0xc000_0084).read())
+        };
+        let state = ControlState {
+            cr0: Cr0::read_raw(),
+            cr4: Cr4::read_raw(),
+            efer: Efer::read_raw(),
+            pat: super::super::pat::read(),
+            star,
+            lstar,
+            fmask,
+        };
+        CONTROL.lock()[current_cpu()] = Some(state);
+    }
+
+    #[ktest]
+    fn every_cpu_has_the_bsps_control_registers_pat_and_syscall_msrs() {
+        *CONTROL.lock() = [None; MAX_CPUS];
+        cpu::without_interrupts(|| report_control(0));
+        assert_eq!(call_on_others(report_control, 0), CpuSet::EMPTY);
+        let control = *CONTROL.lock();
+        let bsp = control[current_cpu()].expect("the BSP reported");
+        assert_eq!(bsp.pat, mm_core::memtype::PAT_MSR_VALUE);
+        assert_ne!(bsp.lstar, 0);
+        for cpu in online_cpus().iter() {
+            assert_eq!(control[cpu], Some(bsp), "cpu {cpu}");
+        }
+    }
+
+    #[ktest(should_panic = "may not start another cross-CPU operation")]
+    fn a_rendezvous_step_cannot_start_a_cross_cpu_operation() {
+        let me = current_cpu();
+        let _ = rendezvous(1, &|_, cpu| {
+            if cpu == me {
+                let _ = flush_all_tlbs();
+            }
+        });
+    }
+
+    static MTRRS: Mutex<[Option<memrange::MtrrRegisters>; MAX_CPUS]> = Mutex::new([None; MAX_CPUS]);
+
+    fn report_mtrrs(_: u64) {
+        MTRRS.lock()[current_cpu()] = super::super::mtrr::read_all();
+    }
+
+    /// What the memrange code relies on before it writes them on every CPU: the firmware
+    /// left every CPU's MTRRs as the BSP's.
+    #[ktest]
+    fn every_cpu_has_the_bsps_mtrrs() {
+        *MTRRS.lock() = [None; MAX_CPUS];
+        cpu::without_interrupts(|| report_mtrrs(0));
+        assert_eq!(call_on_others(report_mtrrs, 0), CpuSet::EMPTY);
+        let mtrrs = *MTRRS.lock();
+        let bsp = mtrrs[current_cpu()];
+        assert_eq!(bsp.is_some(), super::super::cpuid::has_mtrr());
+        for cpu in online_cpus().iter() {
+            assert_eq!(mtrrs[cpu], bsp, "cpu {cpu}");
+        }
     }
 
     pub(super) static FLUSHED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
