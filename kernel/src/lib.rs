@@ -122,14 +122,20 @@ fn start_cpus(boot_info: &BootInfo) {
         log::warn!("the AP start-up page is not usable RAM: one CPU");
         return;
     }
+    // Each AP's kernel stack, between two guard pages.
+    let mut new_stack = || mm::window::allocate_stack(arch::smp::AP_STACK_PAGES).ok();
     #[allow(unsafe_code)]
     // SAFETY: DIRECT_MAP_BASE maps all physical memory (mm::init checked the
     // bootloader's offset); the trampoline pages are usable RAM (checked above) below
-    // the frames the allocator hands out, used by nothing else; the BSP's APIC is
-    // enabled and init_bsp has run.
-    let report = unsafe { arch::smp::start_aps(&madt.aps, mm::layout::DIRECT_MAP_BASE) };
+    // the frames the allocator hands out, used by nothing else; `allocate_stack` maps
+    // fresh frames at fresh window addresses, never freed, and returns the aligned top;
+    // the BSP's APIC is enabled and init_bsp has run.
+    let report = unsafe { arch::smp::start_aps(&madt.aps, mm::layout::DIRECT_MAP_BASE, &mut new_stack) };
     for id in report.not_answering {
         log::warn!("the CPU with APIC ID {id} did not answer its start-up IPIs: left out");
+    }
+    for id in report.no_stack {
+        log::warn!("no memory for the stack of the CPU with APIC ID {id}: left out");
     }
     for id in report.over_limit {
         log::warn!(

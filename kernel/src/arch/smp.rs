@@ -45,7 +45,8 @@ pub const AP_START_TIMEOUT_MS: u64 = 500;
 /// CPU to reach its first barrier.
 pub const CALL_TIMEOUT_MS: u64 = 1000;
 
-const AP_STACK_SIZE: usize = 64 * 1024;
+/// The size of each AP's kernel stack, in 4 KiB pages (64 KiB).
+pub const AP_STACK_PAGES: u64 = 16;
 
 /// A set of CPU numbers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -105,6 +106,8 @@ pub struct PerCpu {
     pub(super) kernel_rsp: AtomicU64,
     apic_id: AtomicU32,
     online: AtomicBool,
+    /// The top of the CPU's kernel stack (0 for the BSP, whose stack the bootloader made).
+    stack_top: AtomicU64,
     identity: Once<vfs_core::cpuinfo::CpuId>,
     call: Mailbox,
 }
@@ -116,6 +119,7 @@ impl PerCpu {
             kernel_rsp: AtomicU64::new(0),
             apic_id: AtomicU32::new(0),
             online: AtomicBool::new(false),
+            stack_top: AtomicU64::new(0),
             identity: Once::new(),
             call: Mailbox {
                 request: AtomicU64::new(0),
@@ -162,6 +166,13 @@ pub fn cpu_count() -> usize {
 /// The APIC ID of CPU `cpu`, if it is online.
 pub fn apic_id(cpu: usize) -> Option<u32> {
     online_cpus().contains(cpu).then(|| CPUS[cpu].apic_id.load(Ordering::Relaxed))
+}
+
+/// The top of the kernel stack [`start_aps`] gave AP `cpu` ([`AP_STACK_PAGES`] pages
+/// below it), if it is an online AP.
+pub fn ap_stack_top(cpu: usize) -> Option<u64> {
+    let top = CPUS.get(cpu)?.stack_top.load(Ordering::Relaxed);
+    (online_cpus().contains(cpu) && top != 0).then_some(top)
 }
 
 /// The CPUID registers CPU `cpu` reported when it came up.
@@ -340,6 +351,8 @@ pub struct StartReport {
     pub not_answering: Vec<u32>,
     /// APIC IDs beyond [`MAX_CPUS`], not started.
     pub over_limit: Vec<u32>,
+    /// APIC IDs of the APs not started because no stack could be had.
+    pub no_stack: Vec<u32>,
 }
 
 fn delay_us(us: u64) {
@@ -354,10 +367,16 @@ fn delay_us(us: u64) {
 /// # Safety
 /// `direct_map_base` must be where all physical memory is mapped, and the
 /// [`TRAMPOLINE_LEN`] bytes at [`TRAMPOLINE_PHYS`] RAM that nothing else uses, now or
-/// later (the frame allocator never hands them out). The local APIC of this CPU must be
-/// enabled ([`apic::enable_on_this_cpu`]) and [`init_bsp`] done. Call it once: a second
-/// call would reset the APs already running.
-pub unsafe fn start_aps(apic_ids: &[u32], direct_map_base: u64) -> StartReport {
+/// later (the frame allocator never hands them out). Each address `new_stack` returns must
+/// be the 16-byte aligned top of [`AP_STACK_PAGES`] pages of mapped, writable kernel
+/// memory, in the kernel half, that nothing else uses for the rest of the run. The local
+/// APIC of this CPU must be enabled ([`apic::enable_on_this_cpu`]) and [`init_bsp`] done.
+/// Call it once: a second call would reset the APs already running.
+pub unsafe fn start_aps(
+    apic_ids: &[u32],
+    direct_map_base: u64,
+    new_stack: &mut dyn FnMut() -> Option<u64>,
+) -> StartReport {
     let mut report = StartReport::default();
     let bsp_id = apic::id();
     let mut targets = Vec::new();
@@ -410,8 +429,12 @@ pub unsafe fn start_aps(apic_ids: &[u32], direct_map_base: u64) -> StartReport {
     delay_us(10_000);
     let hz = super::timer::tsc_hz();
     for (cpu, id) in targets {
+        let Some(stack) = new_stack() else {
+            report.no_stack.push(id);
+            continue;
+        };
         AP_TABLES[cpu].call_once(gdt::ApTables::new);
-        let stack = gdt::leaked_stack_top(AP_STACK_SIZE).as_u64();
+        CPUS[cpu].stack_top.store(stack, Ordering::Relaxed);
         // SAFETY: the parameter slots are inside the trampoline page (offsets from the
         // assembled image); no AP runs the trampoline now (the previous one is online or
         // was sent INIT).
