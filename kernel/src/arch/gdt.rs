@@ -4,6 +4,10 @@
 //! The order of the segments is the one SYSCALL and SYSRET need (SDM Vol. 3A, 5.8.8):
 //! kernel code, kernel data (SYSCALL loads STAR[47:32] and +8), then user data and user
 //! code (SYSRET loads STAR[63:48] + 8 and + 16).
+//!
+//! Each CPU has its own GDT and TSS (the TSS holds per-CPU stacks: RSP0 and the IST), all
+//! with the same layout, so the selectors are the same everywhere. The BSP's are statics;
+//! an AP's are made by the BSP before the AP starts ([`ApTables`]) and never freed.
 
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;
