@@ -392,7 +392,7 @@ pub unsafe fn start_aps(
         return report;
     }
     let area = (direct_map_base + TRAMPOLINE_PHYS) as *mut u8;
-    let (image, [cr3_at, stack_at, cpu_at, entry_at]) = trampoline_image();
+    let (image, [cr3_at, _, _, entry_at]) = trampoline_image();
     assert!(image.len() <= 4096, "the trampoline fits in its page");
     let kernel_root = cpu::page_table_root();
     KERNEL_CR3.store(kernel_root, Ordering::Release);
@@ -427,7 +427,7 @@ pub unsafe fn start_aps(
         apic::send_init(id);
     }
     delay_us(10_000);
-    let hz = super::timer::tsc_hz();
+    TRAMPOLINE_AREA.store(area as u64, Ordering::Release);
     for (cpu, id) in targets {
         let Some(stack) = new_stack() else {
             report.no_stack.push(id);
@@ -435,31 +435,52 @@ pub unsafe fn start_aps(
         };
         AP_TABLES[cpu].call_once(gdt::ApTables::new);
         CPUS[cpu].stack_top.store(stack, Ordering::Relaxed);
-        // SAFETY: the parameter slots are inside the trampoline page (offsets from the
-        // assembled image); no AP runs the trampoline now (the previous one is online or
-        // was sent INIT).
-        unsafe {
-            area.add(stack_at).cast::<u64>().write_volatile(stack);
-            area.add(cpu_at).cast::<u64>().write_volatile(cpu as u64);
-        }
-        core::sync::atomic::fence(Ordering::SeqCst);
-        let page = (TRAMPOLINE_PHYS >> 12) as u8;
-        apic::send_startup(id, page);
-        delay_us(200);
-        if !AP_ALIVE[cpu].load(Ordering::Acquire) {
-            apic::send_startup(id, page);
-        }
-        let deadline = cpu::read_tsc() + hz / 1000 * AP_START_TIMEOUT_MS;
-        while !CPUS[cpu].online.load(Ordering::Acquire) && cpu::read_tsc() < deadline {
-            core::hint::spin_loop();
-        }
-        if !CPUS[cpu].online.load(Ordering::Acquire) {
-            // Back to waiting for STARTUP: it must never run on the next AP's stack.
-            apic::send_init(id);
+        // SAFETY: `area` is the trampoline, set up above; the caller vouches for the stack.
+        if !unsafe { start_one(area, cpu, id, stack) } {
             report.not_answering.push(id);
         }
     }
     report
+}
+
+/// The trampoline's address once [`start_aps`] has set it up (0 before).
+static TRAMPOLINE_AREA: AtomicU64 = AtomicU64::new(0);
+
+/// Sends STARTUP twice to `id` (after INIT and its delay) with the trampoline set to run
+/// `ap_entry(cpu)` on `stack`, and waits [`AP_START_TIMEOUT_MS`] for it to come online.
+/// A CPU that does not is sent INIT again (it must never run later on the next AP's
+/// stack) and left out: returns false.
+///
+/// # Safety
+/// `area` must be the trampoline as [`start_aps`] set it up, with no AP running it now;
+/// `stack` as `start_aps` requires.
+unsafe fn start_one(area: *mut u8, cpu: usize, id: u32, stack: u64) -> bool {
+    let (_, [_, stack_at, cpu_at, _]) = trampoline_image();
+    // SAFETY: the parameter slots are inside the trampoline page (offsets from the
+    // assembled image); no AP runs the trampoline now (the caller's word).
+    unsafe {
+        area.add(stack_at).cast::<u64>().write_volatile(stack);
+        area.add(cpu_at).cast::<u64>().write_volatile(cpu as u64);
+    }
+    core::sync::atomic::fence(Ordering::SeqCst);
+    let page = (TRAMPOLINE_PHYS >> 12) as u8;
+    apic::send_startup(id, page);
+    delay_us(200);
+    if !AP_ALIVE[cpu].load(Ordering::Acquire) {
+        apic::send_startup(id, page);
+    }
+    let deadline = deadline_after_ms(AP_START_TIMEOUT_MS);
+    while !CPUS[cpu].online.load(Ordering::Acquire) && cpu::read_tsc() < deadline {
+        core::hint::spin_loop();
+    }
+    if CPUS[cpu].online.load(Ordering::Acquire) {
+        return true;
+    }
+    apic::send_init(id);
+    // Had it come online just now, it is reset all the same: not online.
+    CPUS[cpu].online.store(false, Ordering::Release);
+    ONLINE.fetch_and(!(1 << cpu), Ordering::AcqRel);
+    false
 }
 
 /// Where each AP arrives from the trampoline: in long mode, on its own stack, with the
@@ -1056,6 +1077,28 @@ mod tests {
         for cpu in online_cpus().iter() {
             assert_eq!(mtrrs[cpu], bsp, "cpu {cpu}");
         }
+    }
+
+    #[ktest]
+    fn a_cpu_that_does_not_start_is_left_out_in_bounded_time() {
+        let area = TRAMPOLINE_AREA.load(Ordering::Acquire) as *mut u8;
+        if area.is_null() {
+            // No AP was started (one CPU): there is no trampoline to try.
+            assert_eq!(cpu_count(), 1);
+            return;
+        }
+        let before = online_cpus();
+        let cpu = MAX_CPUS - 1;
+        let stack = gdt::leaked_stack_top(4096).as_u64();
+        let start = cpu::read_tsc();
+        // No CPU has APIC ID 0xfe on these machines.
+        // SAFETY: the trampoline as start_aps left it, run by no AP now (all are online);
+        // the stack is fresh and never freed.
+        let started = unsafe { start_one(area, cpu, 0xfe, stack) };
+        let ms = (cpu::read_tsc() - start) / (super::super::timer::tsc_hz() / 1000);
+        assert!(!started);
+        assert_eq!(online_cpus(), before);
+        assert!((AP_START_TIMEOUT_MS..AP_START_TIMEOUT_MS * 2).contains(&ms), "gave up after {ms} ms");
     }
 
     pub(super) static FLUSHED: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
