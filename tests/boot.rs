@@ -40,3 +40,10 @@ fn tsc_runs_at_a_plausible_rate() {
     let ms = (timer::uptime_ns() - start_ns) / 1_000_000;
     assert!((50..200).contains(&ms), "10 PIT ticks took {ms} ms of TSC time");
 }
+
+#[ktest]
+fn every_cpu_the_firmware_lists_comes_online() {
+    use kernel::arch::smp;
+    assert_eq!(smp::cpu_count(), smp::listed_cpus(), "online: {:?}", smp::online_cpus());
+    assert!(smp::online_cpus().contains(0));
+}

@@ -1,6 +1,6 @@
 //! The boot banner: who we are, and a summary of the memory map the firmware gave us.
 
-use core::fmt;
+use core::fmt::{self, Write};
 
 use bootloader_api::BootInfo;
 use mm_core::physmap::RegionKind;
@@ -27,6 +27,8 @@ pub struct Startup {
     pub arch_done: u64,
     /// Physical map, frames, heap.
     pub mm_phases: [u64; 3],
+    /// The APs started (or given up on).
+    pub cpus_done: u64,
     pub done: u64,
 }
 
@@ -65,16 +67,33 @@ pub fn print(boot_info: &BootInfo, startup: &Startup) {
         Size(HEAP_MAX_SIZE).to_string_trimmed()
     );
     println!("PAT: {:#018x}, direct map at {DIRECT_MAP_BASE:#x}", pat::read());
+    print_cpus();
     let ms = |from: u64, to: u64| to.saturating_sub(from) / 1_000_000;
     let [physmap_done, frames_done, heap_done] = startup.mm_phases;
     println!(
-        "start-up: {} ms (memory map {} ms, frames {} ms, heap {} ms, files {} ms)",
+        "start-up: {} ms (memory map {} ms, frames {} ms, heap {} ms, cpus {} ms, files {} ms)",
         ms(0, startup.done),
         ms(startup.arch_done, physmap_done),
         ms(physmap_done, frames_done),
         ms(frames_done, heap_done),
-        ms(heap_done, startup.done)
+        ms(heap_done, startup.cpus_done),
+        ms(startup.cpus_done, startup.done)
     );
+}
+
+/// `cpus: 4 online (apic ids 0 1 2 3), x2APIC`
+fn print_cpus() {
+    use crate::arch::{apic, smp};
+    let mut ids = FixedBuf::new();
+    for cpu in smp::online_cpus().iter() {
+        let _ = write!(ids, " {}", smp::apic_id(cpu).unwrap_or(0));
+    }
+    let mode = match apic::mode() {
+        apic::Mode::X2apic => "x2APIC",
+        apic::Mode::Xapic => "xAPIC",
+        apic::Mode::Off => "no APIC",
+    };
+    println!("cpus: {} online (apic ids{}), {mode}", smp::cpu_count(), ids.as_str());
 }
 
 /// A byte count in the largest binary unit that keeps it at or above 1, with one
@@ -85,7 +104,7 @@ impl Size {
     /// Without the padding, for use inside a sentence.
     fn to_string_trimmed(&self) -> Trimmed {
         let mut buf = FixedBuf::new();
-        let _ = fmt::Write::write_fmt(&mut buf, format_args!("{self}"));
+        let _ = buf.write_fmt(format_args!("{self}"));
         Trimmed(buf)
     }
 }

@@ -73,6 +73,8 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let boot_info: &'static BootInfo = boot_info;
     let arch_done = arch::timer::uptime_ns();
     let mm_phases = mm::init(boot_info);
+    start_cpus(boot_info);
+    let cpus_done = arch::timer::uptime_ns();
     vfs::init();
     dev::init();
     syscall::init();
@@ -80,8 +82,71 @@ pub fn init(boot_info: &'static mut BootInfo) {
         vfs::ramfs::load(archive);
     }
     pci::init();
-    let startup = banner::Startup { arch_done, mm_phases, done: arch::timer::uptime_ns() };
+    let startup = banner::Startup { arch_done, mm_phases, cpus_done, done: arch::timer::uptime_ns() };
     banner::print(boot_info, &startup);
+}
+
+/// Enables the local APIC (x2APIC when CPUID offers it, else the xAPIC's registers mapped
+/// uncached), makes the BSP CPU 0, and starts the APs the MADT lists. Problems are
+/// warnings: the kernel then runs on the CPUs it has.
+fn start_cpus(boot_info: &BootInfo) {
+    use arch::apic;
+    if !apic::present() {
+        log::warn!("no local APIC: one CPU");
+        arch::smp::init_bsp();
+        return;
+    }
+    if apic::select_mode() == apic::Mode::Off {
+        match mm::window::map_phys_range(apic::physical_base(), mm::PAGE_SIZE, mm::MemoryType::Uncacheable) {
+            #[allow(unsafe_code)]
+            // SAFETY: the window maps the APIC's page uncached, kernel read-write, and
+            // the mapping is never unmapped (it is dropped here without unmapping); the
+            // window is in the kernel half, shared by every CPU's page tables.
+            Ok(mapping) => unsafe { apic::set_xapic_mmio(mapping.va) },
+            Err(error) => {
+                log::warn!("local APIC: cannot map its registers ({error:?}): one CPU");
+                arch::smp::init_bsp();
+                return;
+            }
+        }
+    }
+    apic::enable_on_this_cpu(true);
+    arch::smp::init_bsp();
+    let madt = match mm::acpi::madt_cpus(boot_info) {
+        Ok(madt) => madt,
+        Err(error) => {
+            log::warn!("ACPI: {error}: one CPU");
+            return;
+        }
+    };
+    if madt.aps.is_empty() {
+        return;
+    }
+    if !mm::frames::trampoline_usable() {
+        log::warn!("the AP start-up page is not usable RAM: one CPU");
+        return;
+    }
+    // Each AP's kernel stack, between two guard pages.
+    let mut new_stack = || mm::window::allocate_stack(arch::smp::AP_STACK_PAGES).ok();
+    #[allow(unsafe_code)]
+    // SAFETY: DIRECT_MAP_BASE maps all physical memory (mm::init checked the
+    // bootloader's offset); the trampoline pages are usable RAM (checked above) below
+    // the frames the allocator hands out, used by nothing else; `allocate_stack` maps
+    // fresh frames at fresh window addresses, never freed, and returns the aligned top;
+    // the BSP's APIC is enabled and init_bsp has run.
+    let report = unsafe { arch::smp::start_aps(&madt.aps, mm::layout::DIRECT_MAP_BASE, &mut new_stack) };
+    for id in report.not_answering {
+        log::warn!("the CPU with APIC ID {id} did not answer its start-up IPIs: left out");
+    }
+    for id in report.no_stack {
+        log::warn!("no memory for the stack of the CPU with APIC ID {id}: left out");
+    }
+    for id in report.over_limit {
+        log::warn!(
+            "the CPU with APIC ID {id} is past the kernel's limit of {} CPUs: left out",
+            arch::smp::MAX_CPUS
+        );
+    }
 }
 
 /// Makes the crate it is used in a test kernel: the bootloader entry point, `init`,

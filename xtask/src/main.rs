@@ -202,7 +202,8 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
         );
     }
     let mut qemu = qemu::Qemu::new(&image, args.uefi, args.kvm);
-    qemu.interactive_console().extra(&args.qemu_args);
+    // Four CPUs, unless the arguments after `--` say otherwise (QEMU takes the last -smp).
+    qemu.interactive_console().arg("-smp").arg("4").extra(&args.qemu_args);
     // QEMU logs CPU resets there, a triple fault with the words "Triple fault": how a
     // run that ends without a verdict is told apart from the user quitting.
     let reset_log = setup::project_root().join("target/xtask/qemu-resets.log");

@@ -31,6 +31,27 @@ const SUITE_QEMU_ARGS: [(&str, &[&str]); 4] = [
     ("pci_edu", &["-device", "edu,addr=0x6"]),
 ];
 
+/// Suites booted a second time on a machine with four CPUs (`-smp 4`), reported as
+/// `SUITE-smp4` with ` [smp4]` after each test's name: the kernel library's tests (the
+/// cross-CPU calls among them) and the plain boot. The others run on one CPU only,
+/// which keeps the whole run's time near what it was.
+const SMP_SUITES: [&str; 2] = ["kernel", "boot"];
+const SMP_QEMU_ARGS: &[&str] = &["-smp", "4"];
+const SMP_SUFFIX: &str = "smp4";
+
+/// A suite to boot: its name in the report, its kernel, its disk image, and the QEMU
+/// arguments it needs.
+struct Job {
+    name: String,
+    artifact: KernelArtifact,
+    image: PathBuf,
+    qemu_args: &'static [&'static str],
+}
+
+fn suite_qemu_args(target: &str) -> &'static [&'static str] {
+    SUITE_QEMU_ARGS.iter().find(|(suite, _)| *suite == target).map_or(&[], |(_, args)| args)
+}
+
 /// Test kernels that run programs from /bin, and so boot with the ramdisk (the kernel
 /// library's tests, the benchmarks, SMEP/SMAP).
 const SUITES_WITH_PROGRAMS: [&str; 4] = ["kernel", "bench", "smap", "fuzz"];
@@ -67,12 +88,31 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
         } else {
             build::disk_image_without_ramdisk(&artifact.executable)?
         };
-        if artifact.target == SELFTEST_SUITE {
-            selftest = Some((artifact, image));
-        } else if artifact.target == BENCH_SUITE {
+        let job = Job {
+            name: artifact.target.clone(),
+            qemu_args: suite_qemu_args(&artifact.target),
+            artifact,
+            image,
+        };
+        if job.name == SELFTEST_SUITE {
+            selftest = Some(job);
+        } else if job.name == BENCH_SUITE {
             // Speed is measured by `cargo xtask bench`, not tested.
         } else {
-            jobs.push_back((artifact, image));
+            if SMP_SUITES.contains(&job.name.as_str()) {
+                // A copy of the image: QEMU locks the one it boots, and both run at once.
+                let image = job.image.with_extension(format!("{SMP_SUFFIX}.img"));
+                std::fs::copy(&job.image, &image)
+                    .with_context(|| format!("copying to {}", image.display()))?;
+                // First: the long kernel suite should not start last.
+                jobs.push_front(Job {
+                    name: format!("{}-{SMP_SUFFIX}", job.name),
+                    artifact: job.artifact.clone(),
+                    image,
+                    qemu_args: SMP_QEMU_ARGS,
+                });
+            }
+            jobs.push_back(job);
         }
     }
     if !filtered_out.is_empty() {
@@ -225,33 +265,31 @@ fn host_result_line(line: &str) -> Option<(String, Outcome)> {
     Some((name.to_string(), outcome))
 }
 
-fn run_suites(
-    jobs: VecDeque<(KernelArtifact, PathBuf)>,
-    args: &TestArgs,
-    log_dir: &std::path::Path,
-) -> Vec<SuiteReport> {
+fn run_suites(jobs: VecDeque<Job>, args: &TestArgs, log_dir: &std::path::Path) -> Vec<SuiteReport> {
     let queue = Mutex::new(jobs);
     let reports = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..PARALLEL_BOOTS {
             scope.spawn(|| {
                 loop {
-                    let Some((artifact, image)) = queue.lock().expect("queue lock").pop_front() else {
+                    let Some(job) = queue.lock().expect("queue lock").pop_front() else {
                         break;
                     };
-                    let selftest = artifact.target == SELFTEST_SUITE;
+                    let selftest = job.name == SELFTEST_SUITE;
                     let options = SuiteOptions {
                         filter: args.filter.as_deref(),
                         // The self-test hangs with interrupts off on purpose: don't wait long.
                         idle_timeout: Duration::from_secs(if selftest { 10 } else { args.idle_timeout }),
                         verbose: args.verbose,
                         log_dir,
-                        qemu_args: SUITE_QEMU_ARGS
-                            .iter()
-                            .find(|(suite, _)| *suite == artifact.target)
-                            .map_or(&[], |(_, args)| args),
+                        qemu_args: job.qemu_args,
                     };
-                    let report = run_suite(&artifact.target, &image, &options);
+                    let mut report = run_suite(&job.name, &job.image, &options);
+                    if job.name.ends_with(SMP_SUFFIX) {
+                        for test in &mut report.tests {
+                            test.name = format!("{} [{SMP_SUFFIX}]", test.name);
+                        }
+                    }
                     if !selftest {
                         print_suite(&report);
                     }

@@ -59,6 +59,62 @@ pub fn leaf1_edx() -> u32 {
     cpuid(1).edx
 }
 
+/// CPUID leaf 1 ECX (SSE3 and later features, x2APIC, hypervisor).
+pub fn leaf1_ecx() -> u32 {
+    cpuid(1).ecx
+}
+
+/// CPUID leaf 1 EBX (initial APIC ID in bits 31:24, CLFLUSH line size, logical count).
+pub fn leaf1_ebx() -> u32 {
+    cpuid(1).ebx
+}
+
+/// What /proc/cpuinfo shows of one CPU: the CPUID registers, read on that CPU.
+pub fn identity() -> vfs_core::cpuinfo::CpuId {
+    let leaf0 = cpuid(0);
+    let mut vendor = [0u8; 12];
+    vendor[..4].copy_from_slice(&leaf0.ebx.to_le_bytes());
+    vendor[4..8].copy_from_slice(&leaf0.edx.to_le_bytes());
+    vendor[8..].copy_from_slice(&leaf0.ecx.to_le_bytes());
+    let leaf1 = cpuid(1);
+    let (leaf7_ebx, leaf7_ecx, leaf7_edx) = if leaf0.eax >= 7 {
+        let r = core::arch::x86_64::__cpuid_count(7, 0);
+        (r.ebx, r.ecx, r.edx)
+    } else {
+        (0, 0, 0)
+    };
+    let max_ext = max_extended_leaf();
+    let (ext1_ecx, ext1_edx) = if max_ext >= 0x8000_0001 {
+        let r = cpuid(0x8000_0001);
+        (r.ecx, r.edx)
+    } else {
+        (0, 0)
+    };
+    let mut brand = [0u8; 48];
+    if max_ext >= 0x8000_0004 {
+        for (i, leaf) in (0x8000_0002..=0x8000_0004u32).enumerate() {
+            let r = cpuid(leaf);
+            for (j, reg) in [r.eax, r.ebx, r.ecx, r.edx].into_iter().enumerate() {
+                brand[i * 16 + j * 4..][..4].copy_from_slice(&reg.to_le_bytes());
+            }
+        }
+    }
+    vfs_core::cpuinfo::CpuId {
+        vendor,
+        brand,
+        max_leaf: leaf0.eax,
+        leaf1_eax: leaf1.eax,
+        leaf1_ebx: leaf1.ebx,
+        leaf1_ecx: leaf1.ecx,
+        leaf1_edx: leaf1.edx,
+        leaf7_ebx,
+        leaf7_ecx,
+        leaf7_edx,
+        ext1_ecx,
+        ext1_edx,
+    }
+}
+
 /// 16 bytes for AT_RANDOM: RDRAND when the CPU has it (leaf 1 ECX bit 30), mixed with
 /// the TSC either way.
 pub fn random_bytes() -> [u8; 16] {

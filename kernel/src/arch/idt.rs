@@ -10,7 +10,7 @@ use spin::Lazy;
 use x86_64::registers::control::Cr2;
 use x86_64::structures::idt::{InterruptDescriptorTable, InterruptStackFrame, PageFaultErrorCode};
 
-use super::{extable, gdt, pic, serial, timer};
+use super::{apic, extable, gdt, pic, serial, smp, timer};
 
 static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
     let mut idt = InterruptDescriptorTable::new();
@@ -47,6 +47,8 @@ static IDT: Lazy<InterruptDescriptorTable> = Lazy::new(|| {
     idt[pic::vector(pic::COM1_IRQ)].set_handler_fn(com1_interrupt);
     idt[pic::SPURIOUS_MASTER_VECTOR].set_handler_fn(spurious_master);
     idt[pic::SPURIOUS_SLAVE_VECTOR].set_handler_fn(spurious_slave);
+    idt[smp::CALL_VECTOR].set_handler_fn(cross_cpu_call);
+    idt[apic::SPURIOUS_VECTOR].set_handler_fn(apic_spurious);
     idt
 });
 
@@ -260,6 +262,13 @@ extern "x86-interrupt" fn spurious_master(_frame: InterruptStackFrame) {
 extern "x86-interrupt" fn spurious_slave(_frame: InterruptStackFrame) {
     pic::on_spurious(pic::SPURIOUS_SLAVE_VECTOR);
 }
+
+extern "x86-interrupt" fn cross_cpu_call(_frame: InterruptStackFrame) {
+    smp::on_call_interrupt();
+}
+
+/// The local APIC's spurious interrupt: no end of interrupt (SDM Vol. 3A, 11.9).
+extern "x86-interrupt" fn apic_spurious(_frame: InterruptStackFrame) {}
 
 #[cfg(test)]
 mod tests {

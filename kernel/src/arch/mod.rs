@@ -4,6 +4,7 @@
 //! This is one of the two layers (with `mm`) allowed to use `unsafe`; the layers above
 //! call the safe functions exported here.
 
+pub mod apic;
 pub mod cpu;
 pub mod cpuid;
 pub mod extable;
@@ -17,6 +18,7 @@ pub mod pic;
 pub mod portio;
 pub mod qemu;
 pub mod serial;
+pub mod smp;
 pub mod timer;
 pub mod usermode;
 
@@ -25,6 +27,7 @@ pub mod usermode;
 pub fn init() {
     serial::init();
     gdt::init();
+    smp::install_gs(0);
     idt::init();
     cpu::enable_protection_features();
     usermode::init();

@@ -44,7 +44,8 @@ pub fn read_all() -> Option<MtrrRegisters> {
 /// Writes every fixed and variable MTRR and DEF_TYPE from `regs`, with the procedure of
 /// SDM Vol. 3A, 11.11.8: interrupts off, CR0.CD set, caches flushed, PGE cleared
 /// (inside `with_caches_disabled`), DEF_TYPE.E cleared while the ranges change, then
-/// everything restored. The kernel runs on one CPU, so no rendezvous is needed.
+/// everything restored. This CPU's MTRRs only: with more than one CPU online, every CPU
+/// must do it together, inside `smp::rendezvous`.
 /// Returns the registers as read back afterwards.
 pub fn write_all(regs: &MtrrRegisters) -> Option<MtrrRegisters> {
     let current = read_all()?;

@@ -4,6 +4,8 @@
 //! handler that prints (the test watchdog does) can never deadlock against the code it
 //! interrupted.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
+
 use spin::Mutex;
 use uart_16550::backend::PioBackend;
 use uart_16550::spec::registers::IER;
@@ -14,6 +16,36 @@ use x86_64::instructions::port::Port;
 const COM1_BASE: u16 = 0x3f8;
 
 static COM1: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
+/// The CPU holding the COM1 lock, plus one (0: nobody), for the panic handler.
+static COM1_OWNER: AtomicUsize = AtomicUsize::new(0);
+
+/// The COM1 lock, with its holder recorded. Take it with interrupts off.
+struct Com1Guard(spin::MutexGuard<'static, Option<Uart16550<PioBackend>>>);
+
+impl Drop for Com1Guard {
+    fn drop(&mut self) {
+        COM1_OWNER.store(0, Ordering::Release);
+    }
+}
+
+impl core::ops::Deref for Com1Guard {
+    type Target = Option<Uart16550<PioBackend>>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Com1Guard {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+fn lock_com1() -> Com1Guard {
+    let guard = COM1.lock();
+    COM1_OWNER.store(super::smp::current_cpu() + 1, Ordering::Release);
+    Com1Guard(guard)
+}
 
 /// Programs COM1 at 115200 8-N-1. Until this has run, output is dropped.
 pub fn init() {
@@ -35,7 +67,7 @@ pub fn init() {
     }
     let config = Config { baud_rate: BaudRate::Baud115200, ..Config::DEFAULT };
     if uart.init(config).is_ok() {
-        super::cpu::without_interrupts(|| *COM1.lock() = Some(uart));
+        super::cpu::without_interrupts(|| *lock_com1() = Some(uart));
     }
 }
 
@@ -60,7 +92,7 @@ const MCR_DTR_RTS_OUT2: u8 = 0x0b;
 /// Turns on the receive interrupt (IRQ 4) and routes it to the PIC.
 pub fn enable_receive_interrupts() {
     super::cpu::without_interrupts(|| {
-        if let Some(uart) = COM1.lock().as_mut() {
+        if let Some(uart) = lock_com1().as_mut() {
             // SAFETY: the modem control register of COM1, which this module owns; DTR,
             // RTS and OUT2 only signal readiness and enable the interrupt line.
             unsafe { Port::<u8>::new(COM1_MCR).write(MCR_DTR_RTS_OUT2) };
@@ -79,7 +111,7 @@ static INTERRUPT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBoo
 /// Whether Ctrl-C arrived since the last call, clearing it. Input typed before and up
 /// to the Ctrl-C is discarded, as a terminal flushes its input on an interrupt.
 pub fn take_interrupt() -> bool {
-    if !INTERRUPT.swap(false, core::sync::atomic::Ordering::Relaxed) {
+    if !INTERRUPT.swap(false, Ordering::Relaxed) {
         return false;
     }
     super::cpu::without_interrupts(|| {
@@ -95,17 +127,17 @@ pub fn take_interrupt() -> bool {
 
 /// Marks Ctrl-C as pending again (a reader that took it hands it on).
 pub fn set_interrupt() {
-    INTERRUPT.store(true, core::sync::atomic::Ordering::Relaxed);
+    INTERRUPT.store(true, Ordering::Relaxed);
 }
 
 /// Whether Ctrl-C arrived and was not taken yet.
 pub fn interrupt_pending() -> bool {
-    INTERRUPT.load(core::sync::atomic::Ordering::Relaxed)
+    INTERRUPT.load(Ordering::Relaxed)
 }
 
 /// IRQ 4: moves every received byte into the ring, or pauses reception when it is full.
 pub(super) fn on_interrupt() {
-    let mut guard = COM1.lock();
+    let mut guard = lock_com1();
     let Some(uart) = guard.as_mut() else { return };
     let mut rx = RX.lock();
     while rx.len < RX_CAPACITY {
@@ -113,7 +145,7 @@ pub(super) fn on_interrupt() {
         if byte == CTRL_C {
             // Queued in order (the line editor reads it as a key), and flagged at once
             // for whoever runs meanwhile (a tool, a program) to see.
-            INTERRUPT.store(true, core::sync::atomic::Ordering::Relaxed);
+            INTERRUPT.store(true, Ordering::Relaxed);
         }
         let tail = (rx.head + rx.len) % RX_CAPACITY;
         rx.bytes[tail] = byte;
@@ -135,11 +167,11 @@ pub fn read_byte() -> Option<u8> {
         rx.len -= 1;
         if byte == CTRL_C {
             // Read as a key: handled by the reader.
-            INTERRUPT.store(false, core::sync::atomic::Ordering::Relaxed);
+            INTERRUPT.store(false, Ordering::Relaxed);
         }
         if rx.paused && rx.len < RX_CAPACITY / 2 {
             rx.paused = false;
-            if let Some(uart) = COM1.lock().as_mut() {
+            if let Some(uart) = lock_com1().as_mut() {
                 uart.enable_interrupts(IER::DATA_READY);
             }
         }
@@ -150,7 +182,7 @@ pub fn read_byte() -> Option<u8> {
 /// Sends bytes to COM1, turning `\n` into `\r\n` for terminals in raw mode.
 pub fn write_bytes(bytes: &[u8]) {
     super::cpu::without_interrupts(|| {
-        if let Some(uart) = COM1.lock().as_mut() {
+        if let Some(uart) = lock_com1().as_mut() {
             send(uart, bytes);
         }
     });
@@ -170,11 +202,11 @@ fn send(uart: &mut Uart16550<PioBackend>, bytes: &[u8]) {
 
 /// Releases the port's lock for the panic handler, in case the code that panicked held it.
 ///
-/// Sound because the panic handler has disabled interrupts and never returns to the
-/// interrupted holder, and the kernel runs on one CPU: no one else will use the guard
-/// that is forgotten here.
+/// Only a lock held by this CPU is released: the panic handler has disabled interrupts and
+/// never returns to the interrupted holder, so no one will use the guard that is forgotten
+/// here. A lock held by another CPU is left to it (it releases it when its write ends).
 pub fn unlock_for_panic() {
-    if COM1.is_locked() {
+    if COM1.is_locked() && COM1_OWNER.load(Ordering::Acquire) == super::smp::current_cpu() + 1 {
         // SAFETY: see above; the previous holder will never run again.
         unsafe { COM1.force_unlock() };
     }

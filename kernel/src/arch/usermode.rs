@@ -24,7 +24,7 @@ use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags, FsBase, GsBase, KernelGsBase, LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 
-use super::gdt;
+use super::{gdt, smp};
 
 /// The user registers saved by the SYSCALL entry, lowest address first. The handler
 /// reads the arguments and writes the result into `rax`.
@@ -51,17 +51,6 @@ pub struct SyscallFrame {
     pub rflags: u64,
     pub rsp: u64,
 }
-
-/// This CPU's area, found through GS after SWAPGS in the SYSCALL entry.
-#[repr(C)]
-struct PerCpu {
-    /// The user's RSP while the entry switches stacks.
-    user_rsp: AtomicU64,
-    /// The top of the running process's kernel stack.
-    kernel_rsp: AtomicU64,
-}
-
-static PER_CPU: PerCpu = PerCpu { user_rsp: AtomicU64::new(0), kernel_rsp: AtomicU64::new(0) };
 
 /// Where [`enter_user`] left the kernel's stack, for [`resume_kernel`]; 0 when no
 /// process runs.
@@ -229,8 +218,20 @@ const SYSCALL_MASK: RFlags = RFlags::TRAP_FLAG
 static SMAP: AtomicBool = AtomicBool::new(false);
 static SMEP: AtomicBool = AtomicBool::new(false);
 
-/// Sets up SYSCALL/SYSRET, FPU/SSE for user code, and SMEP/SMAP where CPUID has them.
+/// Sets up SYSCALL/SYSRET, FPU/SSE for user code, and SMEP/SMAP where CPUID has them,
+/// on the BSP.
 pub fn init() {
+    let features = super::cpuid::structured_features();
+    SMEP.store(features.smep, Ordering::Relaxed);
+    // SMAP is recorded as on before CR4.SMAP is set: extable's copies open a STAC
+    // window once it is.
+    SMAP.store(features.smap, Ordering::Relaxed);
+    init_cpu();
+}
+
+/// The same set-up on the running CPU (an AP, or the BSP from `init`), with the BSP's
+/// choice of SMEP and SMAP. Needs the CPU's GDT loaded and its GS bases set.
+pub(super) fn init_cpu() {
     let s = gdt::selectors();
     // SAFETY: the selectors are the GDT's, in the order SYSCALL/SYSRET need (checked by
     // a test in gdt); LSTAR is the entry above, which switches to a kernel stack before
@@ -240,7 +241,6 @@ pub fn init() {
             .expect("the GDT's selectors suit STAR");
         LStar::write(VirtAddr::new(devmem_syscall_entry as *const () as u64));
         SFMask::write(SYSCALL_MASK);
-        KernelGsBase::write(VirtAddr::from_ptr(&PER_CPU));
         Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS));
     }
     // FPU and SSE for user programs (the kernel, built soft-float, uses neither):
@@ -254,14 +254,11 @@ pub fn init() {
         });
         Cr4::update(|flags| flags.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
     }
-    let features = super::cpuid::structured_features();
-    if features.smep {
+    if SMEP.load(Ordering::Relaxed) {
         // SAFETY: the kernel never executes code in user pages.
         unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION)) };
-        SMEP.store(true, Ordering::Relaxed);
     }
-    if features.smap {
-        SMAP.store(true, Ordering::Relaxed);
+    if SMAP.load(Ordering::Relaxed) {
         // SAFETY: the kernel reaches user memory only through extable's copies, which
         // open a STAC window once SMAP is recorded as on (just above).
         unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION)) };
@@ -316,7 +313,8 @@ pub unsafe fn enter_user(entry: UserEntry) -> u64 {
     let s = gdt::selectors();
     super::cpu::disable_interrupts();
     gdt::set_kernel_stack(entry.kernel_stack_top);
-    PER_CPU.kernel_rsp.store(entry.kernel_stack_top, Ordering::Relaxed);
+    let this_cpu = smp::this_cpu();
+    this_cpu.kernel_rsp.store(entry.kernel_stack_top, Ordering::Relaxed);
     // A new program's FPU/SSE state is the reset one.
     // SAFETY: FNINIT and LDMXCSR with the default value only reset FPU/SSE state, which
     // the kernel does not use.
@@ -324,8 +322,9 @@ pub unsafe fn enter_user(entry: UserEntry) -> u64 {
         core::arch::asm!("fninit", "ldmxcsr [{mxcsr}]", mxcsr = in(reg) &0x1f80u32, options(nostack));
     }
     FsBase::write(VirtAddr::zero());
+    // Ring 3 sees GS base 0; the kernel's GS base waits in KERNEL_GS_BASE for SWAPGS.
     GsBase::write(VirtAddr::zero());
-    KernelGsBase::write(VirtAddr::from_ptr(&PER_CPU));
+    KernelGsBase::write(smp::this_cpu_area());
     let slot = RESUME_RSP.as_ptr();
     // SAFETY: the caller vouches for the address space and stack; the selectors are
     // user selectors with RPL 3; the assembly saves the callee-saved registers and the
@@ -336,9 +335,9 @@ pub unsafe fn enter_user(entry: UserEntry) -> u64 {
     RESUME_RSP.store(0, Ordering::Relaxed);
     // Back on the kernel's stack, perhaps from an exception handler or the SYSCALL
     // entry (GS swapped): put the kernel's view back.
-    // The kernel does not use GS or FS; the user's values are dead.
-    GsBase::write(VirtAddr::zero());
-    KernelGsBase::write(VirtAddr::from_ptr(&PER_CPU));
+    // The kernel does not use FS; the user's values are dead. Both GS bases point at this
+    // CPU's state again.
+    smp::install_gs(smp::current_cpu());
     FsBase::write(VirtAddr::zero());
     user_access_end();
     super::cpu::enable_interrupts();

@@ -23,6 +23,22 @@ static FRAMES: Mutex<Option<Frames>> = Mutex::new(None);
 /// option ROMs live there, and /dev/mem users look at them.
 const FIRST_ALLOCATABLE: u64 = 0x10_0000;
 
+/// The AP trampoline's pages (`arch::smp`): below [`FIRST_ALLOCATABLE`], so the
+/// allocator never hands them out and they stay the start-up code's.
+const _: () = assert!(
+    crate::arch::smp::TRAMPOLINE_PHYS + crate::arch::smp::TRAMPOLINE_LEN <= FIRST_ALLOCATABLE,
+    "the AP trampoline must lie below the frames the allocator manages"
+);
+
+/// Whether the firmware reported the trampoline's pages as usable RAM.
+static TRAMPOLINE_USABLE: spin::Once<bool> = spin::Once::new();
+
+/// Whether the AP trampoline's pages are RAM that nothing else uses: usable in the
+/// bootloader's map, and below the frames the allocator hands out.
+pub fn trampoline_usable() -> bool {
+    TRAMPOLINE_USABLE.get().copied().unwrap_or(false)
+}
+
 /// Counts for reports and tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameStats {
@@ -40,6 +56,16 @@ impl FrameStats {
 static MANAGED: spin::Once<u64> = spin::Once::new();
 
 pub(super) fn init(boot_info: &BootInfo) {
+    let (low, high) = (
+        crate::arch::smp::TRAMPOLINE_PHYS,
+        crate::arch::smp::TRAMPOLINE_PHYS + crate::arch::smp::TRAMPOLINE_LEN,
+    );
+    TRAMPOLINE_USABLE.call_once(|| {
+        boot_info
+            .memory_regions
+            .iter()
+            .any(|r| r.kind == MemoryRegionKind::Usable && r.start <= low && high <= r.end)
+    });
     let usable = || {
         boot_info.memory_regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable).map(|r| {
             let start = r.start.max(FIRST_ALLOCATABLE).next_multiple_of(PAGE_SIZE);

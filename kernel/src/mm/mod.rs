@@ -5,6 +5,7 @@
 //! direct map are made. The rules it follows (PTE layout, PAT encoding, the frame
 //! bitmap, region classification) are in the host-tested `mm-core` crate.
 
+pub mod acpi;
 pub mod frames;
 pub mod heap;
 pub mod layout;

@@ -101,6 +101,48 @@ pub fn map_frames(frames: &[u64], memtype: MemoryType) -> Result<WindowMapping, 
     Ok(WindowMapping { va: base, phys: first, len: pages * PAGE_SIZE, base, pages })
 }
 
+/// A kernel stack for another CPU: `pages` fresh zeroed frames mapped write-back in the
+/// window, between two unmapped guard pages (an overflow faults instead of writing over
+/// whatever lies below). Returns the top (16-byte aligned). Never freed: a CPU's stack
+/// lives as long as the kernel.
+pub fn allocate_stack(pages: u64) -> Result<u64, MapError> {
+    // Guard, stack, guard.
+    let bytes = (pages + 2) * PAGE_SIZE;
+    let base = allocate_va(bytes).ok_or(MapError::OutOfFrames)?;
+    let attributes = Attributes { global: true, writable: true, ..Attributes::KERNEL_DATA };
+    let mut mapped = Vec::new();
+    let mut result = Ok(());
+    for page in 1..=pages {
+        let va = base + page * PAGE_SIZE;
+        let Some(frame) = super::frames::allocate_zeroed() else {
+            result = Err(MapError::OutOfFrames);
+            break;
+        };
+        // SAFETY: the addresses were just taken from the window's free list, so nothing
+        // uses them; the frame was just allocated, so nothing else uses it either.
+        match unsafe {
+            paging::map(va, frame, PageSize::Size4K, attributes.with_memtype(MemoryType::WriteBack))
+        } {
+            Ok(()) => mapped.push((va, frame)),
+            Err(error) => {
+                let _ = super::frames::free(frame);
+                result = Err(error);
+                break;
+            }
+        }
+    }
+    if let Err(error) = result {
+        for (va, frame) in mapped {
+            // SAFETY: mapped just above and not handed to anyone.
+            let _ = unsafe { paging::unmap(va, PageSize::Size4K) };
+            let _ = super::frames::free(frame);
+        }
+        release_va(base, bytes);
+        return Err(error);
+    }
+    Ok(base + (pages + 1) * PAGE_SIZE)
+}
+
 /// Takes addresses for `pages` pages and a guard page, and maps page `i` to the frame
 /// and type `frame_of(i)` gives. Returns the base; a failure undoes everything.
 fn map_pages(
@@ -182,4 +224,40 @@ pub fn with_phys_page<R>(phys: u64, memtype: MemoryType, f: impl FnOnce(u64) -> 
     // closure's lifetime ends here). The parking frame is the scratch page's own.
     unsafe { paging::remap_4k(va, Some((parking, Attributes::KERNEL_DATA)))? };
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::arch::smp;
+    use crate::ktest::ktest;
+
+    static RSP: [AtomicU64; smp::MAX_CPUS] = [const { AtomicU64::new(0) }; smp::MAX_CPUS];
+
+    fn report_rsp(_: u64) {
+        let rsp: u64;
+        // SAFETY: reads the stack pointer into a register; nothing else.
+        unsafe { core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags)) };
+        RSP[smp::current_cpu()].store(rsp, Ordering::Relaxed);
+    }
+
+    #[ktest]
+    fn each_ap_runs_on_its_own_stack_between_guard_pages() {
+        assert_eq!(smp::call_on_others(report_rsp, 0), smp::CpuSet::EMPTY);
+        let size = smp::AP_STACK_PAGES * PAGE_SIZE;
+        let mut tops = Vec::new();
+        for cpu in smp::online_cpus().iter().filter(|&cpu| cpu != smp::current_cpu()) {
+            let top = smp::ap_stack_top(cpu).expect("an online AP has a stack");
+            let rsp = RSP[cpu].load(Ordering::Relaxed);
+            assert!((top - size..top).contains(&rsp), "cpu {cpu}: RSP {rsp:#x} outside {top:#x}");
+            assert!(paging::translate(top - size).is_some() && paging::translate(top - 8).is_some());
+            assert!(paging::translate(top - size - 1).is_none(), "cpu {cpu}: no guard page below");
+            assert!(paging::translate(top).is_none(), "cpu {cpu}: no guard page above");
+            assert!(!tops.contains(&top));
+            tops.push(top);
+        }
+        assert_eq!(tops.len(), smp::cpu_count() - 1);
+    }
 }

@@ -1,7 +1,9 @@
 //! `/proc`: files whose text the kernel makes when they are opened.
 //!
 //! procfs itself makes `iomem` (the physical memory map in Linux's format, the kernel's
-//! sections nested under System RAM: Linux `kernel/resource.c`, `r_show`). The other files
+//! sections nested under System RAM: Linux `kernel/resource.c`, `r_show`) and `cpuinfo`
+//! (a block per online CPU in Linux's format, `arch/x86/kernel/cpu/proc.c`, from the
+//! CPUID registers each CPU read when it came up). The other files
 //! are registered by the modules that own them ([`register`]), so procfs names no driver:
 //! `mtrr` and `pat_memtype_list` (dev::memrange), `sys/dev/mem/strict` (dev::mem),
 //! `bus/pci/devices` (pci, which also adds its BARs to `iomem` through
@@ -34,6 +36,7 @@ pub type OpenFn = fn(writable: bool) -> KResult<Arc<dyn FileOps>>;
 
 pub(super) fn build() -> Arc<Inode> {
     let proc = Inode::directory(DIR, true);
+    super::insert(&proc, "cpuinfo", Inode::new(InodeKind::Proc(open_cpuinfo), READ_ONLY, true));
     super::insert(&proc, "iomem", Inode::new(InodeKind::Proc(open_iomem), READ_ONLY, true));
     proc
 }
@@ -71,6 +74,23 @@ static IOMEM_EXTENSION: Once<fn(String) -> String> = Once::new();
 /// Lets the PCI layer add its resources to `/proc/iomem` (once, at boot).
 pub fn set_iomem_extension(extend: fn(String) -> String) {
     IOMEM_EXTENSION.call_once(|| extend);
+}
+
+/// `/proc/cpuinfo`.
+fn open_cpuinfo(writable: bool) -> KResult<Arc<dyn FileOps>> {
+    read_only_text(writable, cpuinfo_text())
+}
+
+/// `/proc/cpuinfo`'s text: a block per online CPU, in CPU order.
+pub fn cpuinfo_text() -> String {
+    use crate::arch::smp;
+    let mut text = String::new();
+    for cpu in smp::online_cpus().iter() {
+        if let (Some(id), Some(apic_id)) = (smp::identity(cpu), smp::apic_id(cpu)) {
+            vfs_core::cpuinfo::format_cpu(&mut text, cpu, apic_id, &id);
+        }
+    }
+    text
 }
 
 /// A snapshot of text, taken at open, read like a regular file.

@@ -6,6 +6,7 @@
 extern crate alloc;
 
 pub mod cpio;
+pub mod cpuinfo;
 pub mod cred;
 pub mod devmem;
 pub mod devnum;
