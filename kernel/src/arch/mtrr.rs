@@ -70,3 +70,120 @@ pub fn write_all(regs: &MtrrRegisters) -> Option<MtrrRegisters> {
     });
     read_all()
 }
+
+/// What each CPU saved in phase 0 of [`write_all_cpus`], to restore in its last phase:
+/// CR0 and CR4, by CPU number.
+static SAVED_CR0: [core::sync::atomic::AtomicU64; super::smp::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; super::smp::MAX_CPUS];
+static SAVED_CR4: [core::sync::atomic::AtomicU64; super::smp::MAX_CPUS] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; super::smp::MAX_CPUS];
+
+/// How [`write_all_cpus`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AllCpusWrite {
+    /// Written everywhere: the BSP's registers read back, and the CPUs whose read-back
+    /// differs from what was written (empty when all agree).
+    Written { read_back: alloc::boxed::Box<MtrrRegisters>, differing: super::smp::CpuSet },
+    /// These CPUs did not reach the first barrier in time: nothing was written anywhere.
+    Busy(super::smp::CpuSet),
+    /// This CPU has no MTRRs.
+    NoMtrrs,
+}
+
+/// Writes `regs` to the MTRRs of every online CPU at once, with the procedure of SDM
+/// Vol. 3A, 11.11.8 in lockstep (Linux's `mtrr_rendezvous_handler`, FreeBSD's
+/// `x86_mrstoreone` under `smp_rendezvous`). The values are computed once, by the caller;
+/// every CPU meets the others at a barrier before each step:
+/// 0. interrupts off (the rendezvous does it), CR0.CD set and NW cleared, WBINVD, CR4.PGE
+///    cleared (which flushes the TLBs, global entries included) and kept clear, then
+///    DEF_TYPE.E cleared;
+/// 1. the fixed and variable ranges written;
+/// 2. DEF_TYPE written (E set again), WBINVD, TLBs flushed, CR0 and CR4 restored;
+/// 3. each CPU reads its MTRRs back and compares them with `regs`.
+///
+/// A CPU that does not reach the first barrier in time makes the whole write `Busy`,
+/// with nothing changed on any CPU.
+pub fn write_all_cpus(regs: &MtrrRegisters) -> AllCpusWrite {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
+    let Some(current) = read_all() else { return AllCpusWrite::NoMtrrs };
+    let disabled = current.def_type & !DEF_TYPE_ENABLE;
+    let differing = AtomicU64::new(0);
+    let step = |phase: usize, cpu_number: usize| match phase {
+        0 => {
+            let cr0 = Cr0::read();
+            let cr4 = Cr4::read();
+            SAVED_CR0[cpu_number].store(cr0.bits(), Ordering::Relaxed);
+            SAVED_CR4[cpu_number].store(cr4.bits(), Ordering::Relaxed);
+            // SAFETY: disabling the caches and global pages only slows memory down; the
+            // caches are written back first, so nothing is lost; clearing PGE flushes
+            // every TLB entry, as step 6 of the procedure wants. MTRRs are disabled with
+            // DEF_TYPE.E = 0, which every CPU with MTRRs has.
+            unsafe {
+                Cr0::write((cr0 | Cr0Flags::CACHE_DISABLE) - Cr0Flags::NOT_WRITE_THROUGH);
+                cpu::write_back_and_invalidate_caches();
+                Cr4::write(cr4 - Cr4Flags::PAGE_GLOBAL);
+                x86_64::instructions::tlb::flush_all();
+                Msr::new(DEF_TYPE).write(disabled);
+            }
+        }
+        1 => {
+            // SAFETY: these MSRs exist (this CPU's MTRRCAP equals the BSP's: the APs
+            // copied the BSP's MTRRs at bring-up) and the values come from the memrange
+            // model, which only produces valid types and masks.
+            unsafe {
+                if current.fixed_supported() {
+                    for (value, msr) in regs.fixed.iter().zip(FIXED) {
+                        Msr::new(msr).write(*value);
+                    }
+                }
+                for (i, (base, mask)) in regs.variable.iter().enumerate().take(current.variable_count()) {
+                    Msr::new(PHYSBASE0 + 2 * i as u32).write(*base);
+                    Msr::new(PHYSBASE0 + 2 * i as u32 + 1).write(*mask);
+                }
+            }
+        }
+        2 => {
+            // SAFETY: DEF_TYPE from the model (valid type, E and FE as asked); the caches
+            // are written back and the TLBs flushed before CR0 and CR4 get back the
+            // values this CPU had in phase 0.
+            unsafe {
+                Msr::new(DEF_TYPE).write(regs.def_type);
+                cpu::write_back_and_invalidate_caches();
+                x86_64::instructions::tlb::flush_all();
+                Cr0::write(Cr0Flags::from_bits_retain(SAVED_CR0[cpu_number].load(Ordering::Relaxed)));
+                Cr4::write(Cr4Flags::from_bits_retain(SAVED_CR4[cpu_number].load(Ordering::Relaxed)));
+            }
+        }
+        _ => {
+            if read_all().as_ref() != Some(regs) {
+                differing.fetch_or(1 << cpu_number, Ordering::Relaxed);
+            }
+        }
+    };
+    match super::smp::rendezvous(4, &step) {
+        Err(missing) => AllCpusWrite::Busy(missing),
+        Ok(()) => match read_all() {
+            Some(read_back) => AllCpusWrite::Written {
+                read_back: alloc::boxed::Box::new(read_back),
+                differing: super::smp::CpuSet(differing.load(Ordering::Relaxed)),
+            },
+            None => AllCpusWrite::NoMtrrs,
+        },
+    }
+}
+
+/// The MTRRs of CPU `cpu`, read by that CPU (`None` if it is not online or has none).
+pub fn read_all_on(cpu_number: usize) -> Option<MtrrRegisters> {
+    if cpu_number == super::smp::current_cpu() {
+        return read_all();
+    }
+    let cell: spin::Mutex<Option<MtrrRegisters>> = spin::Mutex::new(None);
+    let read = |_: usize, here: usize| {
+        if here == cpu_number {
+            *cell.lock() = read_all();
+        }
+    };
+    super::smp::rendezvous(1, &read).ok()?;
+    cell.into_inner()
+}

@@ -133,6 +133,16 @@ impl PerCpu {
 }
 
 static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
+/// Set once `start_aps` is over: from then on every online AP takes cross-CPU calls.
+static BRINGUP_DONE: AtomicBool = AtomicBool::new(false);
+
+/// Whether a change to the kernel's page tables must be shot down on other CPUs: more
+/// than one CPU is online and their start-up is over. While APs start, the BSP only adds
+/// mappings (their stacks, heap growth), which no CPU can have cached, and an AP still
+/// starting may not take calls yet.
+pub fn shootdowns_needed() -> bool {
+    cpu_count() > 1 && BRINGUP_DONE.load(Ordering::Acquire)
+}
 static ONLINE: AtomicU64 = AtomicU64::new(0);
 
 /// The number of the CPU this runs on (0 before [`init_bsp`]).
@@ -440,6 +450,7 @@ pub unsafe fn start_aps(
             report.not_answering.push(id);
         }
     }
+    BRINGUP_DONE.store(true, Ordering::Release);
     report
 }
 
@@ -850,6 +861,21 @@ pub fn rendezvous(phases: usize, step: &(dyn Fn(usize, usize) + Sync)) -> Result
         *RDV_STEP.lock() = None;
         result
     })
+}
+
+/// Keeps CPU `cpu` busy with interrupts off for `ms` milliseconds (a call that spins),
+/// so that tests elsewhere can see what a CPU that does not answer does to them. Returns
+/// a function that waits until it is free again.
+#[cfg(test)]
+pub(crate) fn occupy(cpu: usize, ms: u64) -> impl FnOnce() {
+    fn spin(ms: u64) {
+        let end = deadline_after_ms(ms);
+        while cpu::read_tsc() < end {
+            core::hint::spin_loop();
+        }
+    }
+    let (posted, _) = with_call_lock(|| post(CpuSet(1 << cpu), spin, ms, deadline_after_ms(CALL_TIMEOUT_MS)));
+    move || while !wait_for(&posted).is_empty() {}
 }
 
 #[cfg(test)]

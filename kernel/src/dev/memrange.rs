@@ -107,12 +107,25 @@ fn commit(
     let mut ranges = state.ranges.clone();
     change(&mut ranges)?;
     let wanted = ranges.to_registers(&state.registers);
-    let read_back = mtrr::write_all(&wanted).ok_or(Errno::EOPNOTSUPP)?;
-    if read_back != wanted {
-        // The CPU refused part of it: put everything back as it was.
-        let _ = mtrr::write_all(&state.registers);
-        return Err(Errno::EIO);
-    }
+    // Every online CPU at once (the SDM wants all CPUs' MTRRs alike): a CPU that does not
+    // come to the rendezvous makes it EBUSY, with nothing written anywhere.
+    let read_back = match mtrr::write_all_cpus(&wanted) {
+        mtrr::AllCpusWrite::Written { read_back, differing }
+            if *read_back == wanted && differing.is_empty() =>
+        {
+            *read_back
+        }
+        mtrr::AllCpusWrite::Written { .. } => {
+            // A CPU refused part of it: put everything back as it was, everywhere.
+            let _ = mtrr::write_all_cpus(&state.registers);
+            return Err(Errno::EIO);
+        }
+        mtrr::AllCpusWrite::Busy(missing) => {
+            log::warn!("memrange: CPUs {missing:?} did not come to the rendezvous; nothing was changed");
+            return Err(Errno::EBUSY);
+        }
+        mtrr::AllCpusWrite::NoMtrrs => return Err(Errno::EOPNOTSUPP),
+    };
     ranges.refetch(&read_back);
     state.ranges = ranges;
     state.registers = read_back;

@@ -130,12 +130,39 @@ pub fn translate(va: u64) -> Option<Translation> {
     })
 }
 
-/// Invalidates the TLB for a leaf of `size` at `va`.
+/// Invalidates the TLB for a leaf of `size` at `va`, on every online CPU: a change to
+/// the kernel's tables is done only when no CPU can still use the old entry (the
+/// shoot-down waits for each CPU's acknowledgement).
 fn flush(va: u64, size: PageSize) {
+    if crate::arch::smp::shootdowns_needed() {
+        let missing = crate::arch::smp::tlb_shootdown(va, size.bytes());
+        if !missing.is_empty() {
+            log::warn!("paging: CPUs {missing:?} did not acknowledge the TLB shoot-down of {va:#x}");
+        }
+        return;
+    }
+    local_flush(va, size);
+}
+
+/// Invalidates this CPU's TLB for a leaf of `size` at `va`.
+fn local_flush(va: u64, size: PageSize) {
     match size {
         PageSize::Size4K => cpu::flush_tlb_page(va),
         _ => cpu::flush_tlb_all(),
     }
+}
+
+/// Invalidates every TLB entry on every online CPU (after splitting a large page, or
+/// replacing a table by a large page).
+fn flush_everything() {
+    if crate::arch::smp::shootdowns_needed() {
+        let missing = crate::arch::smp::flush_all_tlbs();
+        if !missing.is_empty() {
+            log::warn!("paging: CPUs {missing:?} did not acknowledge a full TLB flush");
+        }
+        return;
+    }
+    cpu::flush_tlb_all();
 }
 
 /// Maps the `size` page at `va` to the frame at `phys`, creating page tables as needed.
@@ -182,11 +209,14 @@ pub unsafe fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) ->
             return Err(MapError::AlreadyMapped);
         }
         write(table, index, Entry::leaf(phys, size, attributes));
-        cpu::flush_tlb_all();
+        flush_everything();
         return Ok(());
     }
     write(table, index, Entry::leaf(phys, size, attributes));
-    flush(va, size);
+    // The entry was not present: no CPU can have cached it (TLBs hold present
+    // translations only), so this CPU's flush is enough. No shoot-down here also keeps
+    // the heap, which maps while holding its lock, from waiting on other CPUs.
+    local_flush(va, size);
     Ok(())
 }
 
@@ -227,6 +257,8 @@ pub unsafe fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(),
         None => Entry::EMPTY,
     };
     write(table, pte::table_index(va, Level::Pt), entry);
+    // This CPU only: the one page `remap_4k` serves (the scratch page) is used only by
+    // the CPU holding its lock, which always remaps (and so invalidates) it before use.
     cpu::flush_tlb_page(va);
     Ok(())
 }
@@ -293,8 +325,8 @@ pub fn split(va: u64, target: PageSize) -> Result<(), MapError> {
         }
         write(table, index, Entry::table(new));
         // The SDM (Vol. 3A, 4.10.4.4) wants no stale large-page TLB entry alongside
-        // the new small ones.
-        cpu::flush_tlb_all();
+        // the new small ones, on any CPU.
+        flush_everything();
     }
     Ok(())
 }

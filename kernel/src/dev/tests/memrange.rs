@@ -307,3 +307,52 @@ fn proc_mtrr_lists_and_takes_linux_commands() {
     let mut operator = as_user("operator");
     assert_eq!(operator.open("/proc/mtrr", O_RDWR, 0).map(drop), Err(Errno::EACCES));
 }
+
+/// Every online CPU's MTRRs, each read by that CPU, equal the BSP's and the descriptor
+/// list after each SET and REMOVE (SDM 11.11.8: all CPUs alike). Meaningful under
+/// `-smp 4` (the `[smp4]` run); on one CPU it checks the BSP against the model.
+#[ktest(timeout = 60)]
+fn every_cpu_holds_the_same_mtrrs_after_each_set_and_remove() {
+    let (mut ctx, fd) = mem();
+    let check = |what: &str| {
+        let bsp = mtrr::read_all().unwrap();
+        for cpu in crate::arch::smp::online_cpus().iter() {
+            assert_eq!(mtrr::read_all_on(cpu).as_ref(), Some(&bsp), "CPU {cpu} after {what}");
+        }
+        assert_eq!(crate::dev::memrange::registers_match_model(), Ok(true), "the model after {what}");
+    };
+    let ranges =
+        [(0x1_0000_0000u64, 0x20_0000u64, MDF_WRITECOMBINE), (0x1_0040_0000, 0x40_0000, MDF_UNCACHEABLE)];
+    for (base, len, flags) in ranges {
+        set(&mut ctx, fd, base, len, flags, "smp", MEMRANGE_SET_UPDATE).unwrap();
+        check("a SET");
+    }
+    // A fixed range too (0x80000-0x83fff, write-through), and back.
+    set(&mut ctx, fd, 0x80000, 0x4000, MDF_WRITETHROUGH, "smp", MEMRANGE_SET_UPDATE).unwrap();
+    check("a fixed-range SET");
+    set(&mut ctx, fd, 0x80000, 0x4000, MDF_WRITEBACK, "smp", MEMRANGE_SET_UPDATE).unwrap();
+    for (base, len, _) in ranges {
+        set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE).unwrap();
+        check("a REMOVE");
+    }
+}
+
+/// A CPU that does not come to the rendezvous makes MEMRANGE_SET fail with EBUSY, and
+/// no CPU's MTRRs changed.
+#[ktest(timeout = 60)]
+fn a_cpu_that_does_not_answer_makes_a_set_ebusy_with_nothing_changed() {
+    let (mut ctx, fd) = mem();
+    let Some(victim) = crate::arch::smp::online_cpus().iter().find(|&c| c != crate::arch::smp::current_cpu())
+    else {
+        return; // One CPU: nobody can be missing.
+    };
+    let before = mtrr::read_all().unwrap();
+    let release = crate::arch::smp::occupy(victim, 3 * crate::arch::smp::CALL_TIMEOUT_MS);
+    let result = set(&mut ctx, fd, 0x1_0000_0000, 0x20_0000, MDF_WRITECOMBINE, "busy", MEMRANGE_SET_UPDATE);
+    release();
+    assert_eq!(result, Err(Errno::EBUSY));
+    for cpu in crate::arch::smp::online_cpus().iter() {
+        assert_eq!(mtrr::read_all_on(cpu).as_ref(), Some(&before), "CPU {cpu}");
+    }
+    assert_eq!(crate::dev::memrange::registers_match_model(), Ok(true));
+}
