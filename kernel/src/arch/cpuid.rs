@@ -54,6 +54,11 @@ pub fn structured_features() -> StructuredFeatures {
     StructuredFeatures { smep: ebx & (1 << 7) != 0, smap: ebx & (1 << 20) != 0 }
 }
 
+/// Whether the CPU has RDMSR and WRMSR (CPUID.1:EDX.MSR, bit 5).
+pub fn has_msr() -> bool {
+    leaf1_edx() & (1 << 5) != 0
+}
+
 /// CPUID leaf 1 EDX: what AT_HWCAP tells a program on x86-64 (Linux's ELF_HWCAP).
 pub fn leaf1_edx() -> u32 {
     cpuid(1).edx

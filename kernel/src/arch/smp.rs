@@ -663,6 +663,46 @@ pub fn call_on_others(func: fn(u64), arg: u64) -> CpuSet {
     })
 }
 
+/// What [`run_on`] asked of the CPU it posted to: the function, its arguments, and its
+/// answer. Only the holder of the call lock sets them.
+/// A function [`run_on`] runs on another CPU.
+pub type RemoteFn = fn(u64, u64) -> Option<u64>;
+static RUN_FN: Mutex<Option<RemoteFn>> = Mutex::new(None);
+static RUN_ARGS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+static RUN_ANSWER: Mutex<Option<Option<u64>>> = Mutex::new(None);
+
+fn run_requested(_: u64) {
+    let f = *RUN_FN.lock();
+    let answer = f.map(|f| f(RUN_ARGS[0].load(Ordering::Acquire), RUN_ARGS[1].load(Ordering::Acquire)));
+    *RUN_ANSWER.lock() = answer;
+}
+
+/// Runs `f(a, b)` on CPU `cpu` (in its interrupt handler, interrupts off; here directly
+/// when `cpu` is this CPU) and returns its answer; `None` when that CPU is not online or
+/// did not answer within [`CALL_TIMEOUT_MS`]. What msr(4) needs: an MSR read or written
+/// by the CPU it belongs to. `f` must not start a cross-CPU operation.
+pub fn run_on(cpu: usize, f: RemoteFn, a: u64, b: u64) -> Option<Option<u64>> {
+    if cpu == current_cpu() {
+        return Some(cpu::without_interrupts(|| f(a, b)));
+    }
+    if cpu >= MAX_CPUS || !online_cpus().contains(cpu) {
+        return None;
+    }
+    with_call_lock(|| {
+        *RUN_FN.lock() = Some(f);
+        RUN_ARGS[0].store(a, Ordering::Release);
+        RUN_ARGS[1].store(b, Ordering::Release);
+        *RUN_ANSWER.lock() = None;
+        let (posted, skipped) = post(CpuSet(1 << cpu), run_requested, 0, deadline_after_ms(CALL_TIMEOUT_MS));
+        let missing = wait_for(&posted);
+        *RUN_FN.lock() = None;
+        if !skipped.is_empty() || !missing.is_empty() {
+            return None;
+        }
+        RUN_ANSWER.lock().take()
+    })
+}
+
 /// The range the last shoot-down asked for: start, and a page count (0: everything).
 static SHOOTDOWN_START: AtomicU64 = AtomicU64::new(0);
 static SHOOTDOWN_PAGES: AtomicU64 = AtomicU64::new(0);

@@ -7,6 +7,7 @@ pub mod console;
 pub mod kmem;
 pub mod mem;
 pub mod memrange;
+pub mod msr;
 pub mod port;
 pub mod simple;
 
@@ -18,13 +19,14 @@ use vfs_core::devnum::{MEM_MAJOR, minor};
 use crate::vfs::ops::{Caller, CharDriver, FileOps};
 
 /// Registers the drivers with the VFS (major 1: the memory devices; major 5: the
-/// console) and the /proc files this layer owns (`mtrr`, `pat_memtype_list`,
+/// console; major 202: /dev/cpu/N/msr) and the /proc files this layer owns (`mtrr`, `pat_memtype_list`,
 /// `sys/dev/mem/strict`). After `vfs::init`.
 pub fn init() {
     crate::vfs::register_driver(MEM_MAJOR, &MemDevices);
     crate::vfs::register_driver(vfs_core::devnum::TTYAUX_MAJOR, &console::ConsoleDriver);
     memrange::register_proc_files();
     mem::register_proc_files();
+    msr::init();
 }
 
 struct MemDevices;

@@ -104,3 +104,24 @@ fn busybox_runs_with_the_users_credentials() {
     assert_eq!(run(nobody, "/bin/busybox", &words, &[], "/"), Ok(ExitStatus::Exited(1)));
     assert_eq!(run_as_root(&["busybox", "true"]), Ok(ExitStatus::Exited(0)));
 }
+
+/// From user space: userland/msrcheck reads every CPU's memory-type MSRs through
+/// /dev/cpu/N/msr and finds them alike, before, while and after a range is set.
+#[ktest(timeout = 60)]
+fn msrcheck_finds_every_cpu_alike_across_a_set() {
+    use memrange::{
+        MDF_UNCACHEABLE, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MEMRANGE_SET_UPDATE, MemRangeDesc, MemRangeOp,
+    };
+    let mut ctx = Context::new(Credentials::ROOT);
+    let mem = ctx.open("/dev/mem", vfs_core::flags::O_RDONLY, 0).unwrap();
+    let set = |ctx: &mut Context, flags, op| {
+        let desc = MemRangeDesc::new(0x1_0000_0000, 0x40_0000, flags, "check").to_bytes();
+        let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+        ctx.ioctl(mem, MEMRANGE_SET, op.as_mut_ptr() as u64)
+    };
+    assert_eq!(run_as_root(&["msrcheck"]), Ok(ExitStatus::Exited(0)));
+    set(&mut ctx, MDF_UNCACHEABLE, MEMRANGE_SET_UPDATE).unwrap();
+    assert_eq!(run_as_root(&["msrcheck"]), Ok(ExitStatus::Exited(0)));
+    set(&mut ctx, 0, MEMRANGE_SET_REMOVE).unwrap();
+    assert_eq!(run_as_root(&["msrcheck"]), Ok(ExitStatus::Exited(0)));
+}

@@ -4,6 +4,7 @@
 mod kmem;
 mod mem;
 mod memrange;
+mod msr;
 mod permissions;
 mod port;
 mod random;

@@ -55,8 +55,16 @@ fn nodes_have_the_numbers_modes_and_owners_of_part_0() {
         ("allkmem", 13, 0o600, 0),
     ];
     let entries = ctx.readdir("/dev").unwrap();
-    // Besides part 0's nodes, the terminals: console 5,1 and tty 5,0.
-    assert_eq!(entries.len(), expect.len() + 2);
+    // Besides part 0's nodes, the terminals (console 5,1 and tty 5,0) and the directory
+    // cpu (/dev/cpu/N/msr, 202,N 0600 for each online CPU).
+    assert_eq!(entries.len(), expect.len() + 3);
+    for cpu in crate::arch::smp::online_cpus().iter() {
+        let stat = ctx.stat(&alloc::format!("/dev/cpu/{cpu}/msr")).unwrap();
+        assert_eq!(
+            (stat.mode, stat.rdev, stat.uid, stat.gid),
+            (S_IFCHR | 0o600, DevNum::new(202, cpu as u32).encode(), 0, 0)
+        );
+    }
     for (name, minor, mode) in [("console", 1, 0o600), ("tty", 0, 0o666)] {
         let stat = ctx.stat(&alloc::format!("/dev/{name}")).unwrap();
         assert_eq!(

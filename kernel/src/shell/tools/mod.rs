@@ -84,6 +84,12 @@ static TOOLS: &[Tool] = &[
     },
     Tool { name: "inb", usage: "inb PORT", summary: "read an I/O port through /dev/port", run: io::inb },
     Tool {
+        name: "rdmsr",
+        usage: "rdmsr [-p CPU | -a] MSR",
+        summary: "read a model-specific register on a CPU (/dev/cpu/N/msr)",
+        run: io::rdmsr,
+    },
+    Tool {
         name: "outb",
         usage: "outb PORT VALUE",
         summary: "write an I/O port through /dev/port",
