@@ -520,8 +520,47 @@ extern "C" fn ap_entry(cpu: usize) -> ! {
     apic::enable_on_this_cpu(false);
     record_this_cpu(cpu);
     loop {
-        x86_64::instructions::interrupts::enable_and_hlt();
+        // Checked with interrupts off, so a wake-up between the check and HLT is not
+        // missed (STI's one-instruction shadow covers the HLT).
+        x86_64::instructions::interrupts::disable();
+        let work = AP_WORK[cpu].lock().take();
+        match work {
+            Some((func, arg)) => {
+                x86_64::instructions::interrupts::enable();
+                func(arg);
+                AP_WORK_DONE[cpu].store(true, Ordering::Release);
+            }
+            None => x86_64::instructions::interrupts::enable_and_hlt(),
+        }
     }
+}
+
+/// Work given to an AP's idle loop ([`spawn_on`]), and whether it finished.
+/// A function and its argument, for an AP's idle loop.
+type Work = (fn(u64), u64);
+static AP_WORK: [Mutex<Option<Work>>; MAX_CPUS] = [const { Mutex::new(None) }; MAX_CPUS];
+static AP_WORK_DONE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(true) }; MAX_CPUS];
+
+/// Runs `func(arg)` on AP `cpu` in its idle loop, with interrupts on: unlike a
+/// cross-CPU call it may run for long, and cross-CPU calls, rendezvous and shoot-downs
+/// still reach that CPU meanwhile. False when `cpu` is not an online AP or is still
+/// running earlier work. [`work_done`] tells when it has returned.
+pub fn spawn_on(cpu: usize, func: fn(u64), arg: u64) -> bool {
+    if cpu == current_cpu() || cpu >= MAX_CPUS || !online_cpus().contains(cpu) || cpu == 0 {
+        return false;
+    }
+    if !AP_WORK_DONE[cpu].swap(false, Ordering::AcqRel) {
+        return false;
+    }
+    *AP_WORK[cpu].lock() = Some((func, arg));
+    // An empty call wakes it from HLT; its idle loop then finds the work.
+    let _ = run_on(cpu, |_, _| None, 0, 0);
+    true
+}
+
+/// Whether the work last given to `cpu` with [`spawn_on`] has returned.
+pub fn work_done(cpu: usize) -> bool {
+    cpu >= MAX_CPUS || AP_WORK_DONE[cpu].load(Ordering::Acquire)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -578,6 +617,31 @@ fn with_call_lock<R>(f: impl FnOnce() -> R) -> R {
     })
 }
 
+/// The calls one operation posted, on the stack: a cross-CPU operation never allocates,
+/// so it may run while another CPU holds the heap's lock (and waits for a lock this CPU
+/// holds: a TLB shoot-down under the page-table lock, say).
+pub(crate) struct PostedList {
+    items: [Posted; MAX_CPUS],
+    len: usize,
+}
+
+impl PostedList {
+    fn push(&mut self, posted: Posted) {
+        if self.len < MAX_CPUS {
+            self.items[self.len] = posted;
+            self.len += 1;
+        }
+    }
+}
+
+impl core::ops::Deref for PostedList {
+    type Target = [Posted];
+
+    fn deref(&self) -> &[Posted] {
+        &self.items[..self.len]
+    }
+}
+
 /// A call posted to a CPU: the CPU, the request number it will acknowledge, and until
 /// when (TSC) its answer is waited for.
 type Posted = (usize, u64, u64);
@@ -587,8 +651,8 @@ type Posted = (usize, u64, u64);
 /// request's answer is then due [`CALL_TIMEOUT_MS`] after it was posted. Returns the
 /// requests posted, and the CPUs skipped because their previous call was still
 /// unanswered at `deadline` or the IPI could not be sent.
-fn post(targets: CpuSet, func: fn(u64), arg: u64, deadline: u64) -> (Vec<Posted>, CpuSet) {
-    let mut posted = Vec::new();
+fn post(targets: CpuSet, func: fn(u64), arg: u64, deadline: u64) -> (PostedList, CpuSet) {
+    let mut posted = PostedList { items: [(0, 0, 0); MAX_CPUS], len: 0 };
     let mut skipped = CpuSet::EMPTY;
     let free = |cpu: usize| {
         let mailbox = &CPUS[cpu].call;

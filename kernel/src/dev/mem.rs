@@ -34,6 +34,9 @@ struct MmapRecord {
     /// The virtual address of `phys`.
     va: u64,
     opened_sync: bool,
+    /// Made for a user (a process, or a context that checks buffers as a process's):
+    /// such a mapping makes the memrange ranges it overlaps busy.
+    user: bool,
 }
 
 static MMAPS: Mutex<Vec<MmapRecord>> = Mutex::new(Vec::new());
@@ -100,10 +103,12 @@ pub fn retype_range(base: u64, len: u64) {
     RETYPES.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Whether a live mmap of /dev/mem overlaps [base, base+len) (memrange's MDF_BUSY).
+/// Whether a live user mmap of /dev/mem overlaps [base, base+len) (memrange's MDF_BUSY:
+/// "a live user mapping", devmem-spec part 0). The kernel's own mappings (tools, tests)
+/// are re-typed with the range instead.
 pub fn is_mapped(base: u64, len: u64) -> bool {
     let end = base.saturating_add(len);
-    MMAPS.lock().iter().any(|record| record.phys < end && base < record.phys + record.len)
+    MMAPS.lock().iter().any(|record| record.user && record.phys < end && base < record.phys + record.len)
 }
 
 /// Gives the direct-map alias of the RAM page holding `phys` the type its other mappings
@@ -235,10 +240,7 @@ fn device_chunk(
     direction: Direction,
 ) -> usize {
     let page = phys & !4095;
-    let memtype = registry::lookup(page).unwrap_or(rule_type);
-    if registry::reserve(page, 4096, |_| memtype).is_err() {
-        return 0;
-    }
+    let memtype = registry::reserve_page(page, rule_type);
     let moved =
         window::with_phys_page(phys, memtype, |va| device_transfer(va, len, buf, at, direction)).unwrap_or(0);
     registry::release(page, 4096);
@@ -316,7 +318,7 @@ impl FileOps for Mem {
     /// Maps physical memory (part 0): MAP_SHARED only, page-aligned offset, no refused
     /// page (EPERM), each page with the memory type the rules give it, and no page
     /// mapped with two different types (EAGAIN).
-    fn mmap(&self, offset: u64, len: u64, prot: u32, flags: u32, _caller: &Caller) -> KResult<Mapping> {
+    fn mmap(&self, offset: u64, len: u64, prot: u32, flags: u32, caller: &Caller) -> KResult<Mapping> {
         let max_bits = physmap::max_phys_addr_bits();
         devmem::check_mmap(offset, len, flags, max_bits)?;
         // The pages are walked, typed and registered one by one: a length whose
@@ -347,7 +349,13 @@ impl FileOps for Mem {
             }
         };
         let addr = mapping.va;
-        let record = MmapRecord { phys: offset, len: pages * 4096, va: addr, opened_sync };
+        let record = MmapRecord {
+            phys: offset,
+            len: pages * 4096,
+            va: addr,
+            opened_sync,
+            user: caller.user_space.is_some(),
+        };
         MMAPS.lock().push(record);
         // RAM mapped with another type (O_SYNC: UC-) re-types its direct-map alias for as
         // long as the mapping lives.

@@ -365,10 +365,28 @@ pub unsafe fn set_memtype(va: u64, len: u64, memtype: MemoryType) -> Result<(), 
         let _guard = LOCK.lock();
         let (table, index, _) = find_leaf(page).ok_or(MapError::NotMapped)?;
         write(table, index, read(table, index).with_memtype(size, memtype));
-        flush(leaf_start, size);
         page = leaf_start + size.bytes();
     }
+    // One invalidation for the whole range, on every CPU: per leaf it would cost one
+    // shoot-down (IPIs and acknowledgements) per page.
+    flush_range(start, end - start);
     Ok(())
+}
+
+/// Invalidates [va, va+len) on every online CPU (this one's TLB only while the APs start).
+fn flush_range(va: u64, len: u64) {
+    if crate::arch::smp::shootdowns_needed() {
+        let missing = crate::arch::smp::tlb_shootdown(va, len);
+        if !missing.is_empty() {
+            log::warn!("paging: CPUs {missing:?} did not acknowledge the TLB shoot-down of {va:#x}+{len:#x}");
+        }
+    } else if len / PageSize::Size4K.bytes() <= 64 {
+        for page in (va..va + len).step_by(PageSize::Size4K.bytes() as usize) {
+            cpu::flush_tlb_page(page);
+        }
+    } else {
+        cpu::flush_tlb_all();
+    }
 }
 
 /// Removes every mapping in [va, va+len) (whole pages), splitting large pages that

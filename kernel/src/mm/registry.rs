@@ -39,6 +39,16 @@ pub fn reserve(phys: u64, len: u64, type_of: impl Fn(u64) -> MemoryType) -> Resu
     Ok(())
 }
 
+/// Registers one more mapping of the page holding `phys` with the type its live mappings
+/// already have, or `default` when it has none, and returns that type: lookup and
+/// reservation in one step, so a re-typing on another CPU cannot come in between.
+pub fn reserve_page(phys: u64, default: MemoryType) -> MemoryType {
+    let mut pages = PAGES.lock();
+    let entry = pages.entry(phys / PAGE_SIZE).or_insert((default, 0));
+    entry.1 += 1;
+    entry.0
+}
+
 /// Drops one mapping of each page of [phys, phys + len).
 pub fn release(phys: u64, len: u64) {
     let first = phys / PAGE_SIZE;

@@ -303,9 +303,13 @@ fn plain_and_o_sync_mmaps_across_a_remove() {
     use memrange::{
         MDF_WRITECOMBINE, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MEMRANGE_SET_UPDATE, MemRangeDesc, MemRangeOp,
     };
+    // A process's view: its mappings make the range busy.
+    let space = crate::vfs::userbuf::UserSpace { start: 0, end: crate::arch::usermode::USER_END };
+    let mut user = crate::vfs::Context::with_user_space(vfs_core::cred::Credentials::ROOT, space);
     let mut ctx = root();
     let plain = ctx.open("/dev/mem", O_RDWR, 0).unwrap();
-    let sync = ctx.open("/dev/mem", O_RDWR | O_SYNC, 0).unwrap();
+    let user_plain = user.open("/dev/mem", O_RDWR, 0).unwrap();
+    let sync = user.open("/dev/mem", O_RDWR | O_SYNC, 0).unwrap();
     let (base, len) = (0x1_0000_0000u64, 0x20_0000u64);
     let set = |ctx: &mut crate::vfs::Context, flags, op| {
         let desc = MemRangeDesc::new(base, len, flags, "mixed").to_bytes();
@@ -313,24 +317,24 @@ fn plain_and_o_sync_mmaps_across_a_remove() {
         ctx.ioctl(plain, MEMRANGE_SET, op.as_mut_ptr() as u64)
     };
     set(&mut ctx, MDF_WRITECOMBINE, MEMRANGE_SET_UPDATE).unwrap();
-    let wc = ctx.mmap(plain, base, 4096, PROT_READ | PROT_WRITE, MAP_SHARED).unwrap();
+    let wc = user.mmap(user_plain, base, 4096, PROT_READ | PROT_WRITE, MAP_SHARED).unwrap();
     assert_eq!(query(wc).unwrap().memtype, MemoryType::WriteCombining);
-    let second = ctx.mmap(sync, base, 4096, PROT_READ, MAP_SHARED);
+    let second = user.mmap(sync, base, 4096, PROT_READ, MAP_SHARED);
     if let Ok(addr) = second {
         // Allowed only with the same type.
         assert_eq!(query(addr).unwrap().memtype, MemoryType::WriteCombining);
-        ctx.munmap(addr, 4096).unwrap();
+        user.munmap(addr, 4096).unwrap();
     } else {
         assert_eq!(second, Err(Errno::EAGAIN));
     }
     assert_eq!(set(&mut ctx, 0, MEMRANGE_SET_REMOVE), Err(Errno::EBUSY));
     assert_eq!(query(wc).unwrap().memtype, MemoryType::WriteCombining, "the mapping kept its type");
-    ctx.munmap(wc, 4096).unwrap();
+    user.munmap(wc, 4096).unwrap();
     set(&mut ctx, 0, MEMRANGE_SET_REMOVE).unwrap();
-    let after = ctx.mmap(sync, base, 4096, PROT_READ, MAP_SHARED).unwrap();
+    let after = user.mmap(sync, base, 4096, PROT_READ, MAP_SHARED).unwrap();
     assert_eq!(crate::mm::registry::lookup(base), Some(query(after).unwrap().memtype));
     assert_ne!(query(after).unwrap().memtype, MemoryType::WriteCombining);
-    ctx.munmap(after, 4096).unwrap();
+    user.munmap(after, 4096).unwrap();
     assert_eq!(crate::mm::registry::lookup(base), None);
 }
 

@@ -236,15 +236,24 @@ fn a_set_retypes_the_direct_map_and_every_mmap_of_the_range() {
     let again = ctx.mmap(fd, base, 0x1000, PROT_READ, MAP_SHARED).unwrap();
     assert_eq!(query(again).unwrap().memtype, MemoryType::WriteCombining);
     ctx.munmap(again, 0x1000).unwrap();
-    // The live mapping makes the range busy: REMOVE waits for munmap.
-    assert_eq!(set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE), Err(Errno::EBUSY));
-    ctx.munmap(addr, 0x2000).unwrap();
+    // The kernel's own mapping does not make the range busy (a user's would): REMOVE
+    // re-types it back.
     set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE).unwrap();
-    assert_eq!(memtype_query(base).pat, Some(MemoryType::WriteBack), "back to the rules' type");
+    assert_eq!(query(addr).unwrap().memtype, MemoryType::WriteBack, "back to the rules' type");
+    assert_eq!(memtype_query(base).pat, Some(MemoryType::WriteBack));
+    ctx.munmap(addr, 0x2000).unwrap();
 }
 
-/// MDF_BUSY, managed (devmem-spec part 0): a range that a live /dev/mem mapping overlaps
-/// reads back busy, UPDATE and REMOVE of it are EBUSY, and the last munmap clears it.
+/// A context that checks buffers as a process's, so its mmaps are a user's.
+fn user_context() -> (Context, Fd) {
+    let space = crate::vfs::userbuf::UserSpace { start: 0, end: crate::arch::usermode::USER_END };
+    let mut ctx = Context::with_user_space(vfs_core::cred::Credentials::ROOT, space);
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    (ctx, fd)
+}
+
+/// MDF_BUSY, managed (devmem-spec part 0): a range that a live user mapping of /dev/mem
+/// overlaps reads back busy, UPDATE and REMOVE of it are EBUSY, and the last munmap clears it.
 #[ktest]
 fn a_mapped_range_is_busy_until_the_last_munmap() {
     let (mut ctx, fd) = mem();
@@ -256,8 +265,9 @@ fn a_mapped_range_is_busy_until_the_last_munmap() {
     };
     set(&mut ctx, fd, base, len, MDF_UNCACHEABLE, "busy", MEMRANGE_SET_UPDATE).unwrap();
     assert_eq!(busy_of(&mut ctx), Some(false));
-    let first = ctx.mmap(fd, base + 0x10_0000, 0x1000, PROT_READ, MAP_SHARED).unwrap();
-    let second = ctx.mmap(fd, base + 0x1f_f000, 0x1000, PROT_READ, MAP_SHARED).unwrap();
+    let (mut user, user_fd) = user_context();
+    let first = user.mmap(user_fd, base + 0x10_0000, 0x1000, PROT_READ, MAP_SHARED).unwrap();
+    let second = user.mmap(user_fd, base + 0x1f_f000, 0x1000, PROT_READ, MAP_SHARED).unwrap();
     assert_eq!(busy_of(&mut ctx), Some(true));
     // The firmware's range does not hold these addresses, so it stays as it was.
     let (list, _) = get(&mut ctx, fd, 96).unwrap();
@@ -266,9 +276,9 @@ fn a_mapped_range_is_busy_until_the_last_munmap() {
     assert_eq!(set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE), Err(Errno::EBUSY));
     let regs = mtrr::read_all().unwrap();
     assert_eq!(regs.variable[1], (0x1_0000_0000, 0xff_ffe0_0800), "the refused SETs changed nothing");
-    ctx.munmap(first, 0x1000).unwrap();
+    user.munmap(first, 0x1000).unwrap();
     assert_eq!(busy_of(&mut ctx), Some(true), "one mapping is left");
-    ctx.munmap(second, 0x1000).unwrap();
+    user.munmap(second, 0x1000).unwrap();
     assert_eq!(busy_of(&mut ctx), Some(false));
     set(&mut ctx, fd, base, len, 0, "", MEMRANGE_SET_REMOVE).unwrap();
     assert_eq!(busy_of(&mut ctx), None);
@@ -355,4 +365,146 @@ fn a_cpu_that_does_not_answer_makes_a_set_ebusy_with_nothing_changed() {
         assert_eq!(mtrr::read_all_on(cpu).as_ref(), Some(&before), "CPU {cpu}");
     }
     assert_eq!(crate::dev::memrange::registers_match_model(), Ok(true));
+}
+
+mod concurrent {
+    //! Three CPUs keep reading and writing a device range through /dev/mem and through a
+    //! kernel mapping of it (/dev/allkmem at the mapping's address) while this CPU changes
+    //! the range's type 1,000 times.
+
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    use vfs_core::cred::Credentials;
+    use vfs_core::flags::{MAP_SHARED, O_RDWR, PROT_READ, PROT_WRITE};
+
+    use super::*;
+    use crate::arch::smp;
+
+    /// QEMU's std VGA framebuffer (BAR 0): device memory that keeps what is written.
+    const RANGE: u64 = 0xfd00_0000;
+    const RANGE_LEN: u64 = 0x20_0000;
+    const CHANGES: u64 = 1000;
+    static MAPPING: AtomicU64 = AtomicU64::new(0);
+    static STOP: AtomicU64 = AtomicU64::new(0);
+    static OPERATIONS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+    static LOST: AtomicU64 = AtomicU64::new(0);
+    static ERRORS: AtomicU64 = AtomicU64::new(0);
+
+    // lseek and read/write, not pread/pwrite: kernel addresses are past 2^63, which
+    // pread and pwrite refuse as negative offsets (Linux's rw_verify_area).
+    fn pwrite_u64(ctx: &mut Context, fd: Fd, value: u64, offset: u64) -> bool {
+        ctx.lseek(fd, offset as i64, vfs_core::flags::SEEK_SET).is_ok()
+            && ctx.write(fd, UserBuf::from_slice(&value.to_le_bytes())) == Ok(8)
+    }
+
+    fn pread_u64(ctx: &mut Context, fd: Fd, offset: u64) -> Option<u64> {
+        let mut bytes = [0u8; 8];
+        let read = ctx.lseek(fd, offset as i64, vfs_core::flags::SEEK_SET).is_ok()
+            && ctx.read(fd, UserBuf::from_mut_slice(&mut bytes)) == Ok(8);
+        read.then(|| u64::from_le_bytes(bytes))
+    }
+
+    /// One worker: its own page of the range (slot 1 to 3). Never panics (it runs on an
+    /// AP): problems are counted.
+    fn worker(slot: u64) {
+        let mut ctx = Context::new(Credentials::ROOT);
+        let (Ok(mem), Ok(kmem)) = (ctx.open("/dev/mem", O_RDWR, 0), ctx.open("/dev/allkmem", O_RDWR, 0))
+        else {
+            ERRORS.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let phys = RANGE + slot * 0x1000;
+        let va = MAPPING.load(Ordering::Acquire) + slot * 0x1000;
+        let mut i = 0u64;
+        while STOP.load(Ordering::Acquire) == 0 {
+            let value = (slot << 56) | i;
+            // Through /dev/mem, read back through /dev/mem.
+            if !pwrite_u64(&mut ctx, mem, value, phys) {
+                ERRORS.fetch_add(1, Ordering::Relaxed);
+            }
+            // Through the mapping, read back through the mapping and through /dev/mem.
+            if !pwrite_u64(&mut ctx, kmem, !value, va + 8) {
+                ERRORS.fetch_add(1, Ordering::Relaxed);
+            }
+            let seen = [
+                pread_u64(&mut ctx, mem, phys),
+                pread_u64(&mut ctx, kmem, va + 8),
+                pread_u64(&mut ctx, mem, phys + 8),
+            ];
+            if seen != [Some(value), Some(!value), Some(!value)] && LOST.fetch_add(1, Ordering::Relaxed) == 0
+            {
+                crate::println!("worker {slot}: wrote {value:#x}, saw {seen:x?}");
+            }
+            i += 1;
+            OPERATIONS[slot as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A fingerprint of this CPU's MTRRs, compared across CPUs.
+    fn mtrr_fingerprint(_: u64, _: u64) -> Option<u64> {
+        let regs = mtrr::read_all()?;
+        let mut hash = regs.def_type;
+        for value in regs.fixed.iter().chain(regs.variable.iter().flat_map(|(b, m)| [b, m])) {
+            hash = hash.rotate_left(7) ^ value;
+        }
+        Some(hash)
+    }
+
+    #[ktest(timeout = 300)]
+    fn three_cpus_keep_using_a_range_while_the_fourth_retypes_it_1000_times() {
+        let workers: Vec<usize> =
+            smp::online_cpus().iter().filter(|&c| c != smp::current_cpu()).take(3).collect();
+        if workers.len() < 3 {
+            return; // Needs four CPUs: the `[smp4]` run.
+        }
+        let (mut ctx, fd) = mem();
+        let rw = ctx.open("/dev/mem", O_RDWR, 0).unwrap();
+        let mapping = ctx.mmap(rw, RANGE, 0x4000, PROT_READ | PROT_WRITE, MAP_SHARED).unwrap();
+        MAPPING.store(mapping, Ordering::Release);
+        STOP.store(0, Ordering::Release);
+        for (slot, &cpu) in workers.iter().enumerate() {
+            assert!(smp::spawn_on(cpu, worker, slot as u64 + 1), "CPU {cpu} takes the work");
+        }
+        let started = crate::arch::timer::uptime_ns();
+        for change in 0..CHANGES {
+            if change % 100 == 0 {
+                crate::println!(
+                    "change {change} at {} ms",
+                    (crate::arch::timer::uptime_ns() - started) / 1_000_000
+                );
+            }
+            let (flags, op, expected) = if change % 2 == 0 {
+                (MDF_WRITEBACK, MEMRANGE_SET_UPDATE, MemoryType::WriteBack)
+            } else {
+                (0, MEMRANGE_SET_REMOVE, MemoryType::UncachedMinus)
+            };
+            set(&mut ctx, fd, RANGE, RANGE_LEN, flags, "busy", op).unwrap();
+            assert_eq!(query(mapping).unwrap().memtype, expected, "change {change}: the mapping's type");
+            let here = mtrr_fingerprint(0, 0);
+            for cpu in smp::online_cpus().iter() {
+                assert_eq!(
+                    smp::run_on(cpu, mtrr_fingerprint, 0, 0),
+                    Some(here),
+                    "change {change}: CPU {cpu}'s MTRRs"
+                );
+            }
+        }
+        STOP.store(1, Ordering::Release);
+        while !workers.iter().all(|&cpu| smp::work_done(cpu)) {
+            core::hint::spin_loop();
+        }
+        ctx.munmap(mapping, 0x4000).unwrap();
+        assert_eq!(
+            (LOST.load(Ordering::Relaxed), ERRORS.load(Ordering::Relaxed)),
+            (0, 0),
+            "lost writes, errors"
+        );
+        for (slot, operations) in OPERATIONS.iter().enumerate().skip(1) {
+            assert!(operations.load(Ordering::Relaxed) > 0, "worker {slot} made progress");
+        }
+        crate::println!(
+            "workers: {} operations during {CHANGES} type changes",
+            OPERATIONS.iter().map(|o| o.load(Ordering::Relaxed)).sum::<u64>()
+        );
+    }
 }
