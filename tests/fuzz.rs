@@ -21,8 +21,13 @@ kernel::test_kernel!();
 
 /// `seed=S operations=N` from fw_cfg, each optional.
 fn config() -> Config {
-    let mut config =
-        Config { seed: 0x5eed_2026_1121, operations: 100_000, change_mtrrs: true, progress_every: 100_000 };
+    let mut config = Config {
+        seed: 0x5eed_2026_1121,
+        operations: 100_000,
+        change_mtrrs: true,
+        progress_every: 100_000,
+        concurrent: false,
+    };
     let mut buf = [0u8; 128];
     if let Some(len) = fw_cfg::read_file("opt/devmem/fuzz", &mut buf)
         && let Ok(text) = core::str::from_utf8(&buf[..len.min(buf.len())])
@@ -114,4 +119,82 @@ fn ring3_mmap_sequences_leave_frames_heap_and_registry_at_baseline() {
         assert_eq!(resources(), baseline, "(heap, frames, registry ranges) after mmapfuzz as {who}");
     }
     assert_eq!(kernel::dev::memrange::registers_match_model(), Ok(true), "MTRRs equal to the model");
+}
+
+/// The fuzzer on every CPU at once (`cargo xtask fuzz --smp 4`): each CPU runs its own
+/// fuzzer (its own seed) over the same devices, files and MTRRs, the operations shared
+/// out among them. Then, with everyone stopped: every CPU's MTRRs equal the BSP's and the
+/// descriptor list, no page has two types, no memory-type range is left registered, and
+/// no frame was lost. On one CPU there is nothing to share: it says so and passes.
+#[ktest(timeout = 7200)]
+fn random_operations_on_every_cpu_at_once() {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use kernel::arch::smp;
+
+    static SEED: AtomicU64 = AtomicU64::new(0);
+    static SHARE: AtomicU64 = AtomicU64::new(0);
+    static FAILED: AtomicU64 = AtomicU64::new(0);
+    static DONE_OPERATIONS: AtomicU64 = AtomicU64::new(0);
+
+    fn fuzz_here(cpu: u64) {
+        let config = Config {
+            seed: SEED.load(Ordering::Relaxed) ^ (cpu << 48),
+            operations: SHARE.load(Ordering::Relaxed),
+            change_mtrrs: true,
+            progress_every: 0,
+            concurrent: true,
+        };
+        match run(config) {
+            Ok(report) => {
+                DONE_OPERATIONS.fetch_add(report.operations, Ordering::Relaxed);
+            }
+            Err(failure) => {
+                FAILED.fetch_add(1, Ordering::Relaxed);
+                println!("fuzz on CPU {cpu}: {failure}");
+            }
+        }
+    }
+
+    let cpus: alloc::vec::Vec<usize> = smp::online_cpus().iter().collect();
+    if cpus.len() < 2 {
+        println!("fuzz on every CPU: one CPU online, nothing to run at once (cargo xtask fuzz --smp 4)");
+        return;
+    }
+    let config = config();
+    SEED.store(config.seed, Ordering::Relaxed);
+    SHARE.store(config.operations / cpus.len() as u64, Ordering::Relaxed);
+    let frames_before = kernel::mm::frames::stats().free
+        + kernel::mm::heap::stats().size / kernel::mm::PAGE_SIZE
+        + kernel::mm::paging::table_frames();
+    let started = kernel::arch::timer::uptime_ns();
+    let me = smp::current_cpu();
+    let others: alloc::vec::Vec<usize> = cpus.iter().copied().filter(|&c| c != me).collect();
+    for &cpu in &others {
+        assert!(smp::spawn_on(cpu, fuzz_here, cpu as u64), "CPU {cpu} takes its share");
+    }
+    fuzz_here(me as u64);
+    while !others.iter().all(|&cpu| smp::work_done(cpu)) {
+        core::hint::spin_loop();
+    }
+    println!(
+        "fuzz on {} CPUs at once: seed {}, {} operations in {} ms",
+        cpus.len(),
+        config.seed,
+        DONE_OPERATIONS.load(Ordering::Relaxed),
+        (kernel::arch::timer::uptime_ns() - started) / 1_000_000
+    );
+    assert_eq!(FAILED.load(Ordering::Relaxed), 0, "a CPU's fuzzer found a broken invariant (above)");
+    let bsp = kernel::arch::mtrr::read_all();
+    for &cpu in &cpus {
+        assert_eq!(kernel::arch::mtrr::read_all_on(cpu), bsp, "CPU {cpu}'s MTRRs");
+    }
+    assert_eq!(kernel::dev::memrange::registers_match_model(), Ok(true), "the MTRRs and the descriptor list");
+    assert_eq!(kernel::dev::mem::check_one_type_per_page(), Ok(()));
+    let mut registered = 0;
+    kernel::mm::registry::ranges(|_, _, _| registered += 1);
+    assert_eq!(registered, 0, "a memory-type range is still registered with every mapping gone");
+    let frames_after = kernel::mm::frames::stats().free
+        + kernel::mm::heap::stats().size / kernel::mm::PAGE_SIZE
+        + kernel::mm::paging::table_frames();
+    assert!(frames_after >= frames_before, "frames lost: {frames_after} now, {frames_before} before");
 }

@@ -87,13 +87,19 @@ fn bench_boot(
     suffix: &str,
     samples: &mut BTreeMap<String, (Vec<f64>, String)>,
 ) -> Result<()> {
-    let options = SuiteOptions {
-        filter: None,
-        idle_timeout: Duration::from_secs(600),
-        verbose: false,
-        log_dir,
-        qemu_args,
-    };
+    bench_boot_filtered(image, log_dir, qemu_args, suffix, None, samples)
+}
+
+fn bench_boot_filtered(
+    image: &std::path::Path,
+    log_dir: &std::path::Path,
+    qemu_args: &[&str],
+    suffix: &str,
+    filter: Option<&str>,
+    samples: &mut BTreeMap<String, (Vec<f64>, String)>,
+) -> Result<()> {
+    let options =
+        SuiteOptions { filter, idle_timeout: Duration::from_secs(600), verbose: false, log_dir, qemu_args };
     let report = run_suite(&format!("bench{suffix}"), image, &options);
     if report.error.is_some()
         || report.tests.iter().any(|t| t.outcome.is_failure())
@@ -140,6 +146,15 @@ pub fn run(release: bool, runs: usize) -> Result<ExitCode> {
         samples.entry("boot_to_prompt".into()).or_insert_with(|| (Vec::new(), "s".into())).0.push(prompt);
         bench_boot(&bench_image, &log_dir, &[], "", &mut samples)?;
         bench_boot(&bench_uefi_image, &log_dir, &no_vga_args, "_novga", &mut samples)?;
+        // MEMRANGE_SET on four CPUs: every SET is a rendezvous of all of them.
+        bench_boot_filtered(
+            &bench_image,
+            &log_dir,
+            &["-smp", "4"],
+            "_smp4",
+            Some("memrange_set_and_remove"),
+            &mut samples,
+        )?;
     }
 
     let medians: BTreeMap<&str, f64> = samples.iter().map(|(k, (v, _))| (k.as_str(), median(v))).collect();
@@ -212,7 +227,15 @@ pub fn run(release: bool, runs: usize) -> Result<ExitCode> {
     line(
         "MEMRANGE_SET+REMOVE",
         format!("{:.0} us", get("memrange_set_remove")),
-        String::from("per round trip"),
+        String::from("per round trip, 1 CPU"),
+    );
+    line(
+        "  on 4 CPUs",
+        format!("{:.0} us", get("memrange_set_remove_smp4")),
+        format!(
+            "{:.1} x 1 CPU: each SET and REMOVE is a rendezvous of every CPU",
+            get("memrange_set_remove_smp4") / get("memrange_set_remove").max(1.0)
+        ),
     );
     line("frame alloc+free", format!("{:.2} M/s", get("frame_alloc_free") / 1e6), String::new());
     line(

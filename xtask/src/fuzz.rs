@@ -11,7 +11,7 @@ use crate::build;
 use crate::ktest::{SuiteOptions, run_suite};
 use crate::setup::{self, project_root};
 
-pub fn run(release: bool, seed: Option<u64>, operations: u64, host_cases: u32) -> Result<ExitCode> {
+pub fn run(release: bool, seed: Option<u64>, operations: u64, host_cases: u32, smp: u32) -> Result<ExitCode> {
     setup::ensure_toolchain()?;
     setup::ensure_qemu(false)?;
     let seed = seed
@@ -37,7 +37,9 @@ pub fn run(release: bool, seed: Option<u64>, operations: u64, host_cases: u32) -
             .status()?;
         failed |= !status.success();
     }
-    eprintln!("xtask: fuzzing the kernel: seed {seed}, {operations} operations (replay with --seed {seed})");
+    eprintln!(
+        "xtask: fuzzing the kernel on {smp} CPU(s): seed {seed}, {operations} operations (replay with --seed {seed})"
+    );
     let fuzz = build::test_kernels(release)?
         .into_iter()
         .find(|a| a.target == "fuzz")
@@ -46,7 +48,8 @@ pub fn run(release: bool, seed: Option<u64>, operations: u64, host_cases: u32) -
     let log_dir = project_root().join("target/xtask/fuzz-logs");
     std::fs::create_dir_all(&log_dir)?;
     let config = format!("name=opt/devmem/fuzz,string=seed={seed} operations={operations}");
-    let qemu_args = ["-fw_cfg", config.as_str()];
+    let cpus = smp.clamp(1, 64).to_string();
+    let qemu_args = ["-fw_cfg", config.as_str(), "-smp", cpus.as_str()];
     let options = SuiteOptions {
         filter: None,
         idle_timeout: Duration::from_secs(900),

@@ -81,6 +81,10 @@ enum Command {
         /// Use the debug build.
         #[arg(long)]
         debug: bool,
+        /// CPUs for the machine (QEMU -smp): with more than one, the fuzzer also runs on
+        /// every CPU at once.
+        #[arg(long, default_value_t = 1)]
+        smp: u32,
     },
 }
 
@@ -158,8 +162,8 @@ fn main() -> ExitCode {
         Command::Bench { debug, vs_linux: true, .. } => conform::run(&conform::Options { release: !debug }),
         Command::Bench { debug, runs, .. } => bench::run(!debug, runs.max(1)),
         Command::Conform { release } => conform::run(&conform::Options { release }),
-        Command::Fuzz { seed, operations, host_cases, debug } => {
-            fuzz::run(!debug, seed, operations, host_cases)
+        Command::Fuzz { seed, operations, host_cases, debug, smp } => {
+            fuzz::run(!debug, seed, operations, host_cases, smp)
         }
     };
     match result {

@@ -203,8 +203,11 @@ pub fn pat_memtype_list_text() -> String {
 /// no MTRRs to compare.
 #[cfg(any(test, feature = "fuzz"))]
 pub fn registers_match_model() -> KResult<bool> {
-    let now = mtrr::read_all().ok_or(Errno::EOPNOTSUPP)?;
-    with_state(|state| Ok(now == state.registers && state.ranges.to_registers(&state.registers) == now))
+    // Read under the lock: a SET on another CPU changes registers and model together.
+    with_state(|state| {
+        let now = mtrr::read_all().ok_or(Errno::EOPNOTSUPP)?;
+        Ok(now == state.registers && state.ranges.to_registers(&state.registers) == now)
+    })
 }
 
 /// Heap bytes held for the types memrange set: kernel state that lives as long as the

@@ -7,8 +7,13 @@ use crate::ktest::ktest;
 
 #[ktest(timeout = 300)]
 fn random_arguments_never_panic_and_leave_nothing_behind() {
-    let config =
-        Config { seed: 0x00de_7e3e_5eed, operations: 20_000, change_mtrrs: false, progress_every: 0 };
+    let config = Config {
+        seed: 0x00de_7e3e_5eed,
+        operations: 20_000,
+        change_mtrrs: false,
+        progress_every: 0,
+        concurrent: false,
+    };
     match run(config) {
         Ok(report) => {
             crate::println!("{} operations, errors seen: {}", report.operations, report.errors_seen());
