@@ -260,6 +260,14 @@ fn memrate_rate(block: &Block) -> Option<f64> {
     (nanos > 0.0).then(|| bytes * 1e9 / nanos)
 }
 
+/// dd's `N+M records out` times the command's `bs=`: bytes copied.
+fn dd_bytes(block: &Block) -> Option<f64> {
+    let records: f64 =
+        block.lines.iter().find(|l| l.ends_with(" records out"))?.split('+').next()?.parse().ok()?;
+    let bs: f64 = block.command.split_whitespace().find_map(|w| w.strip_prefix("bs="))?.parse().ok()?;
+    Some(records * bs)
+}
+
 /// syscalls' `N getppid calls in U us: T ns each`: nanoseconds per call.
 fn syscall_nanos(block: &Block) -> Option<f64> {
     let line = block.lines.iter().find(|l| l.ends_with(" ns each"))?;
@@ -318,6 +326,28 @@ pub fn bench_rows(ours: &Transcript, linux: &Transcript, limits: &BTreeMap<Strin
         unit: "ns",
         better: Better::Lower,
     });
+    const DD: [(&str, Option<&str>); 4] = [
+        ("busybox dd RAM 0-0x9ffff, whole run", Some("limit_ram_copy")),
+        ("busybox dd VGA 0xa0000-0xbffff, whole run", Some("limit_vga_loads")),
+        ("busybox dd ROM 0xc0000-0xfffff, whole run", Some("limit_rom_copy")),
+        ("busybox dd first MiB, whole run", Some("limit_first_mib")),
+    ];
+    let dd_rate = |block: &Block| {
+        let bytes = dd_bytes(block)?;
+        let nanos = block.nanos? as f64;
+        (bytes > 0.0 && nanos > 0.0).then(|| bytes * 1e9 / nanos)
+    };
+    for (i, (label, limit)) in DD.iter().enumerate() {
+        let at = RATES.len() + 2 + i;
+        rows.push(BenchRow {
+            label,
+            ours: ours.blocks.get(at).and_then(dd_rate),
+            linux: linux.blocks.get(at).and_then(dd_rate),
+            limit: limit.and_then(|name| limits.get(name).copied()),
+            unit: "MB/s",
+            better: Better::Higher,
+        });
+    }
     rows.push(BenchRow {
         label: "start to exit of /bin/true",
         ours: ours.blocks.get(RATES.len() + 1).and_then(|b| b.nanos).map(|n| n as f64 / 1e6),
