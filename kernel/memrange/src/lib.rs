@@ -36,7 +36,7 @@ pub use layout::*;
 pub use model::{MAX_DESCRIPTORS, MemRanges};
 pub use precedence::{effective_type, mtrr_type_at};
 pub use procfs::{MtrrCommand, parse_proc_mtrr_write, proc_mtrr_add, proc_mtrr_disable, write_proc_mtrr};
-pub use regs::{MAX_VARIABLE, MtrrRegisters};
+pub use regs::{MAX_VARIABLE, MtrrRegisters, check_hardware_holds};
 
 #[cfg(test)]
 extern crate std;

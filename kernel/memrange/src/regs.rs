@@ -187,3 +187,25 @@ impl MtrrRegisters {
         fixed.chain(variable).chain(core::iter::once((MSR_MTRR_DEF_TYPE, self.def_type)))
     }
 }
+
+/// The rules this project adds to FreeBSD's so that what is recorded is what the hardware
+/// holds (devmem-spec part 0, second round), for an UPDATE of [base, base+len) with
+/// `memtype`: past 2^MAXPHYADDR is EINVAL (the CPU would mask the base onto lower memory;
+/// FreeBSD does not check), and write-combining on a CPU whose MTRRCAP lacks WC is
+/// EOPNOTSUPP.
+pub fn check_hardware_holds(
+    regs: &MtrrRegisters,
+    max_phys_bits: u32,
+    base: u64,
+    len: u64,
+    memtype: Option<mm_core::memtype::MemoryType>,
+) -> Result<(), errno::Errno> {
+    let limit = 1u64 << max_phys_bits.min(52);
+    if base.checked_add(len).is_none_or(|end| end > limit) {
+        return Err(errno::Errno::EINVAL);
+    }
+    if memtype == Some(mm_core::memtype::MemoryType::WriteCombining) && !regs.write_combining_supported() {
+        return Err(errno::Errno::EOPNOTSUPP);
+    }
+    Ok(())
+}

@@ -68,7 +68,21 @@ fn mmap_types(first: u64, pages: u64, opened_sync: bool) -> Vec<Option<MemoryTyp
 /// Gives every kernel mapping of [base, base+len) the type the rules now give it, after
 /// memrange changed the range: the direct map takes the type memrange set (write-back
 /// when none), each /dev/mem mmap the type of its rules. Large pages at the edges split.
-pub fn retype_range(base: u64, len: u64) {
+/// Makes the next [`retype_range`] fail before it changes anything (memrange's
+/// all-or-nothing test: a SET whose re-typing fails must leave everything as it was).
+#[cfg(test)]
+pub static FAIL_NEXT_RETYPE: AtomicBool = AtomicBool::new(false);
+
+/// Why re-typing the kernel's mappings of a range failed: the direct map's pages could
+/// not be re-typed (a large page could not be split: no frame for the table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetypeFailed;
+
+pub fn retype_range(base: u64, len: u64) -> Result<(), RetypeFailed> {
+    #[cfg(test)]
+    if FAIL_NEXT_RETYPE.swap(false, Ordering::SeqCst) {
+        return Err(RetypeFailed);
+    }
     let end = base.saturating_add(len);
     let direct_end = end.min(physmap::map().end());
     if base < direct_end {
@@ -79,6 +93,7 @@ pub fn retype_range(base: u64, len: u64) {
         let retyped = unsafe { paging::set_memtype(phys_to_virt(base), direct_end - base, memtype) };
         if let Err(error) = retyped {
             log::warn!("memrange: re-typing the direct map of {base:#x}+{:#x}: {error:?}", direct_end - base);
+            return Err(RetypeFailed);
         }
     }
     for record in MMAPS.lock().iter() {
@@ -101,6 +116,7 @@ pub fn retype_range(base: u64, len: u64) {
         }
     }
     RETYPES.fetch_add(1, Ordering::SeqCst);
+    Ok(())
 }
 
 /// Whether a live user mmap of /dev/mem overlaps [base, base+len) (memrange's MDF_BUSY:

@@ -90,7 +90,37 @@ pub fn ioctl(cmd: u32, arg: u64, caller: &Caller) -> KResult<u64> {
 /// UPDATE or REMOVE, committed.
 fn set(state: &mut State, desc: &MemRangeDesc, op: i32) -> KResult<()> {
     let memtype = if op == MEMRANGE_SET_REMOVE { None } else { memrange::memtype_of_flags(desc.mr_flags) };
-    commit(state, desc.mr_base, desc.mr_len, memtype, |ranges| ranges.set(desc, op))
+    if op != MEMRANGE_SET_REMOVE {
+        check_hardware_holds(state, desc.mr_base, desc.mr_len, memtype)?;
+    }
+    let (base, len) = recorded_span(state, desc.mr_base, desc.mr_len);
+    commit(state, base, len, memtype, |ranges| ranges.set(desc, op))
+}
+
+/// memrange's hardware rules ([`memrange::check_hardware_holds`]) for this machine.
+fn check_hardware_holds(state: &State, base: u64, len: u64, memtype: Option<MemoryType>) -> KResult<()> {
+    memrange::check_hardware_holds(&state.registers, physmap::max_phys_addr_bits(), base, len, memtype)
+}
+
+/// The physical span a request really changes: below 1 MiB, with the fixed ranges
+/// modelled, the whole fixed slots it touches (64 KiB below 0x80000, 16 KiB to 0xC0000,
+/// 4 KiB to 1 MiB), which is what the registers then hold; else the request itself.
+fn recorded_span(state: &State, base: u64, len: u64) -> (u64, u64) {
+    const FIXED_TOP: u64 = 0x10_0000;
+    let fixed =
+        state.ranges.fixed_count() != 0 && len != 0 && base.checked_add(len).is_some_and(|e| e <= FIXED_TOP);
+    if !fixed {
+        return (base, len);
+    }
+    let slot = |addr: u64| match addr {
+        0..0x8_0000 => 0x1_0000,
+        0x8_0000..0xc_0000 => 0x4000,
+        _ => 0x1000,
+    };
+    let first = base & !(slot(base) - 1);
+    let last = base + len - 1;
+    let end = (last & !(slot(last) - 1)) + slot(last);
+    (first, end - first)
 }
 
 /// Changes the model with `change` (all or nothing), writes the registers with the SDM
@@ -127,8 +157,7 @@ fn commit(
         mtrr::AllCpusWrite::NoMtrrs => return Err(Errno::EOPNOTSUPP),
     };
     ranges.refetch(&read_back);
-    state.ranges = ranges;
-    state.registers = read_back;
+    let saved_types = SET_TYPES.lock().clone();
     let mut set_types = SET_TYPES.lock();
     set_types.retain(|&(b, l, _)| !(b == base && l == len));
     if let Some(memtype) = memtype {
@@ -137,7 +166,16 @@ fn commit(
         *set_types = Vec::new();
     }
     drop(set_types);
-    crate::dev::mem::retype_range(base, len);
+    if crate::dev::mem::retype_range(base, len).is_err() {
+        // All or nothing, mappings included: the registers, the set types and the
+        // mappings go back to what they were, and the SET fails.
+        *SET_TYPES.lock() = saved_types;
+        let _ = mtrr::write_all_cpus(&state.registers);
+        let _ = crate::dev::mem::retype_range(base, len);
+        return Err(Errno::ENOMEM);
+    }
+    state.ranges = ranges;
+    state.registers = read_back;
     Ok(())
 }
 
@@ -146,9 +184,16 @@ fn commit(
 pub fn proc_mtrr_write(text: &str) -> KResult<()> {
     let command = memrange::parse_proc_mtrr_write(text)?;
     with_state(|state| match command {
-        MtrrCommand::Add { base, size, memtype } => commit(state, base, size, Some(memtype), |ranges| {
-            memrange::proc_mtrr_add(ranges, base, size, memtype).map(drop)
-        }),
+        MtrrCommand::Add { base, size, memtype } => {
+            // Linux's mtrr_add_page: write-combining the CPU lacks is ENOSYS.
+            if memtype == MemoryType::WriteCombining && !state.registers.write_combining_supported() {
+                return Err(Errno::ENOSYS);
+            }
+            check_hardware_holds(state, base, size, Some(memtype))?;
+            commit(state, base, size, Some(memtype), |ranges| {
+                memrange::proc_mtrr_add(ranges, base, size, memtype).map(drop)
+            })
+        }
         MtrrCommand::Disable { register } => {
             let (base, len) =
                 state.ranges.variable(register).map(|d| (d.mr_base, d.mr_len)).ok_or(Errno::EINVAL)?;

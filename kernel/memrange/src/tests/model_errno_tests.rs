@@ -254,3 +254,20 @@ fn mark_busy_flags_only_active_variable_ranges_a_mapping_overlaps_and_clears_the
     assert!(m.descriptors().iter().all(|d| d.mr_flags & MDF_BUSY == 0));
     m.set(&desc(0xfd00_0000, 0x100_0000, 0, "fb"), REMOVE).unwrap();
 }
+
+#[test]
+fn the_hardware_rules_refuse_ranges_past_maxphyaddr_and_wc_without_mtrrcap_wc() {
+    use mm_core::memtype::MemoryType::{Uncacheable, WriteCombining};
+    let mut regs = MtrrRegisters { cap: 0x508, def_type: 0xc06, ..MtrrRegisters::default() };
+    // The example: 0x10008000000 + 0x8000000 is past 2^40.
+    assert_eq!(check_hardware_holds(&regs, 40, 0x100_0800_0000, 0x800_0000, Some(Uncacheable)), Err(EINVAL));
+    assert_eq!(check_hardware_holds(&regs, 40, 0xff_f800_0000, 0x800_0000, Some(Uncacheable)), Ok(()));
+    assert_eq!(check_hardware_holds(&regs, 40, u64::MAX - 0xfff, 0x1000, Some(Uncacheable)), Err(EINVAL));
+    assert_eq!(check_hardware_holds(&regs, 40, 0xfd00_0000, 0x100_0000, Some(WriteCombining)), Ok(()));
+    regs.cap &= !(1 << 10);
+    assert_eq!(
+        check_hardware_holds(&regs, 40, 0xfd00_0000, 0x100_0000, Some(WriteCombining)),
+        Err(EOPNOTSUPP)
+    );
+    assert_eq!(check_hardware_holds(&regs, 40, 0xfd00_0000, 0x100_0000, Some(Uncacheable)), Ok(()));
+}

@@ -508,3 +508,58 @@ mod concurrent {
         );
     }
 }
+
+/// memrange records what the hardware holds: a fixed-range request is recorded grown to
+/// its slots (a 4 KiB request in a 16 KiB slot re-types the whole slot, as the register
+/// does), and a range past 2^MAXPHYADDR is EINVAL with nothing changed (the CPU would
+/// mask its base onto RAM at 128 MiB).
+#[ktest]
+fn memrange_records_what_the_hardware_holds() {
+    let (mut ctx, fd) = mem();
+    set(&mut ctx, fd, 0x80000, 0x4000, MDF_WRITETHROUGH, "fix", MEMRANGE_SET_UPDATE).unwrap();
+    set(&mut ctx, fd, 0x80000, 0x1000, MDF_WRITEBACK, "fix", MEMRANGE_SET_UPDATE).unwrap();
+    let text = crate::dev::memrange::pat_memtype_list_text();
+    assert!(!text.contains("write-through"), "{text}");
+    assert!(text.contains("PAT: [mem 0x0000000000080000-0x0000000000084000] write-back"), "{text}");
+    assert_eq!(memtype_query(0x81000).pat, Some(MemoryType::WriteBack), "the direct map follows the slot");
+    assert_eq!(memtype_query(0x81000).mtrr, Some(MemoryType::WriteBack));
+    let before = mtrr::read_all().unwrap();
+    assert_eq!(
+        set(&mut ctx, fd, 0x100_0800_0000, 0x800_0000, MDF_UNCACHEABLE, "high", MEMRANGE_SET_UPDATE),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(mtrr::read_all().unwrap(), before, "nothing written");
+    assert!(!crate::dev::memrange::pat_memtype_list_text().contains("0x0000010008000000"));
+    // Linux's /proc/mtrr syntax goes through the same rules.
+    let w = ctx.open("/proc/mtrr", O_RDWR, 0).unwrap();
+    assert_eq!(
+        ctx.write(w, UserBuf::from_slice(b"base=0x10008000000 size=0x8000000 type=uncachable\n")),
+        Err(Errno::EINVAL)
+    );
+}
+
+/// A SET is all or nothing, mappings included: when re-typing the kernel's mappings fails
+/// after the registers were written (injected here: it needs a frame for a page table
+/// to run out), the registers, the descriptor list, the set types and the mappings are
+/// all as they were, and the SET fails with ENOMEM.
+#[ktest]
+fn a_set_whose_retyping_fails_changes_nothing() {
+    let (mut ctx, fd) = mem();
+    let (base, len) = (0x1_0000_0000u64, 0x20_0000u64);
+    let addr = ctx.mmap(fd, base, 0x1000, PROT_READ, MAP_SHARED).unwrap();
+    let before = (mtrr::read_all().unwrap(), get(&mut ctx, fd, 96).unwrap(), query(addr).unwrap().memtype);
+    let list_before = crate::dev::memrange::pat_memtype_list_text();
+    crate::dev::mem::FAIL_NEXT_RETYPE.store(true, core::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        set(&mut ctx, fd, base, len, MDF_WRITECOMBINE, "fail", MEMRANGE_SET_UPDATE),
+        Err(Errno::ENOMEM)
+    );
+    let after = (mtrr::read_all().unwrap(), get(&mut ctx, fd, 96).unwrap(), query(addr).unwrap().memtype);
+    assert_eq!(after, before);
+    assert_eq!(crate::dev::memrange::pat_memtype_list_text(), list_before);
+    assert_eq!(crate::dev::memrange::registers_match_model(), Ok(true));
+    for cpu in crate::arch::smp::online_cpus().iter() {
+        assert_eq!(mtrr::read_all_on(cpu).as_ref(), Some(&before.0), "CPU {cpu}");
+    }
+    ctx.munmap(addr, 0x1000).unwrap();
+}
