@@ -221,13 +221,16 @@ fn allowed(call: &str, errno: Errno) -> bool {
             &[ENOENT, EACCES, EPERM, ENXIO, EINVAL, EISDIR, ENOTDIR, EMFILE, ENAMETOOLONG, EOPNOTSUPP, EEXIST]
         }
         "close" | "fstat" => &[EBADF],
+        // /proc/mtrr writes are memrange commits: EBUSY (a range a user mapping holds),
+        // ENOMEM (a re-typing that failed and was rolled back), ENOSYS (WC without MTRRCAP.WC).
         "read" | "write" | "pread" | "pwrite" => {
-            &[EBADF, EFAULT, EPERM, EIO, EINVAL, EOVERFLOW, ENOSPC, EISDIR, EACCES]
+            &[EBADF, EFAULT, EPERM, EIO, EINVAL, EOVERFLOW, ENOSPC, EISDIR, EACCES, EBUSY, ENOMEM, ENOSYS]
         }
         "lseek" => &[EBADF, EINVAL, EOVERFLOW],
-        "ioctl" => {
-            &[EBADF, ENOTTY, EFAULT, EPERM, EINVAL, EOPNOTSUPP, ENXIO, EBUSY, EACCES, ENOSPC, ENOENT, EIO]
-        }
+        "ioctl" => &[
+            EBADF, ENOTTY, EFAULT, EPERM, EINVAL, EOPNOTSUPP, ENXIO, EBUSY, EACCES, ENOSPC, ENOENT, EIO,
+            ENOMEM,
+        ],
         "mmap" => &[EBADF, EINVAL, EPERM, EACCES, EAGAIN, ENXIO, ENODEV, ENOMEM, EFAULT],
         "munmap" => &[EINVAL],
         "mknod" => &[EPERM, EEXIST, ENOENT, ENOTDIR, EINVAL, EACCES],

@@ -97,15 +97,23 @@ pub fn write_back_and_invalidate_caches() {
 pub fn with_caches_disabled<R>(f: impl FnOnce() -> R) -> R {
     without_interrupts(|| {
         let cr0 = Cr0::read();
+        let cr4 = Cr4::read();
         // SAFETY: disabling the caches is always allowed and only slows memory down.
         unsafe { Cr0::write((cr0 | Cr0Flags::CACHE_DISABLE) - Cr0Flags::NOT_WRITE_THROUGH) };
         write_back_and_invalidate_caches();
-        flush_tlb_all();
+        // SAFETY: clearing PGE flushes every TLB entry, global ones included, and keeps
+        // global pages off for the whole change (SDM 11.11.8 steps 6 to 12); CR4 gets its
+        // value back below.
+        unsafe { Cr4::write(cr4 - Cr4Flags::PAGE_GLOBAL) };
+        tlb::flush_all();
         let result = f();
         write_back_and_invalidate_caches();
-        flush_tlb_all();
-        // SAFETY: restores the caller's CR0.
-        unsafe { Cr0::write(cr0) };
+        tlb::flush_all();
+        // SAFETY: restores the caller's CR0 and CR4 (PGE back on if it was).
+        unsafe {
+            Cr0::write(cr0);
+            Cr4::write(cr4);
+        }
         result
     })
 }

@@ -104,6 +104,31 @@ fn addresses_past_maxphyaddr_are_efault() {
     assert_eq!(pread_array::<4>(&mut ctx, fd, limit - 1).map(|r| r.1), Ok(1));
 }
 
+/// The page policy at 2^MAXPHYADDR itself: the last page below is allowed as what it is
+/// (a hole: device memory), for read, write and mmap; the first page at the limit is
+/// EFAULT for read and write and EINVAL for mmap. An off-by-one in the policy fails here
+/// rather than as a reserved-bit page fault.
+#[ktest]
+fn the_page_policy_holds_at_maxphyaddr_itself() {
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDWR, 0).unwrap();
+    let limit = 1u64 << crate::mm::physmap::max_phys_addr_bits();
+    let last = limit - 4096;
+    assert_eq!(crate::dev::mem::page_access(last), Ok(vfs_core::devmem::PageAccess::Device));
+    assert_eq!(crate::dev::mem::page_access(limit - 1), Ok(vfs_core::devmem::PageAccess::Device));
+    assert_eq!(crate::dev::mem::page_access(limit), Err(Errno::EFAULT));
+    assert_eq!(pread_array::<8>(&mut ctx, fd, last).map(|r| r.1), Ok(8));
+    assert_eq!(ctx.pwrite(fd, UserBuf::from_slice(&[0u8; 8]), last), Ok(8));
+    assert_eq!(pread_array::<8>(&mut ctx, fd, limit).map(|r| r.1), Err(Errno::EFAULT));
+    assert_eq!(ctx.pwrite(fd, UserBuf::from_slice(&[0u8; 8]), limit), Err(Errno::EFAULT));
+    let addr = ctx.mmap(fd, last, 4096, PROT_READ, MAP_SHARED).unwrap();
+    let page = query(addr).unwrap();
+    assert_eq!((page.phys, page.ram), (last, false));
+    assert_eq!(page.memtype, MemoryType::WriteBack, "the MTRRs' default type there is WB");
+    ctx.munmap(addr, 4096).unwrap();
+    assert_eq!(ctx.mmap(fd, limit, 4096, PROT_READ, MAP_SHARED), Err(Errno::EINVAL));
+}
+
 #[ktest]
 fn low_ram_is_written_for_real() {
     let mut ctx = root();
