@@ -81,7 +81,9 @@ struct RxRing {
     paused: bool,
 }
 
-const RX_CAPACITY: usize = 4096;
+/// 64 KiB: a piped script (the console tests, `cargo xtask conform`) fits without pausing
+/// reception.
+const RX_CAPACITY: usize = 64 * 1024;
 
 static RX: Mutex<RxRing> = Mutex::new(RxRing { bytes: [0; RX_CAPACITY], head: 0, len: 0, paused: false });
 
