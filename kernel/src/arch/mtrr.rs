@@ -41,6 +41,28 @@ pub fn read_all() -> Option<MtrrRegisters> {
     Some(regs)
 }
 
+/// Writes the fixed (when `current`'s MTRRCAP has them) and the variable ranges of `regs`.
+///
+/// # Safety
+///
+/// Inside the SDM procedure, with DEF_TYPE.E clear; `current` is this CPU's registers (its
+/// MTRRCAP says which MSRs exist) and `regs` comes from the memrange model, which only
+/// produces valid types and masks.
+unsafe fn write_ranges(current: &MtrrRegisters, regs: &MtrrRegisters) {
+    // SAFETY: as the caller promises: the MSRs exist and the values are valid.
+    unsafe {
+        if current.fixed_supported() {
+            for (value, msr) in regs.fixed.iter().zip(FIXED) {
+                Msr::new(msr).write(*value);
+            }
+        }
+        for (i, (base, mask)) in regs.variable.iter().enumerate().take(current.variable_count()) {
+            Msr::new(PHYSBASE0 + 2 * i as u32).write(*base);
+            Msr::new(PHYSBASE0 + 2 * i as u32 + 1).write(*mask);
+        }
+    }
+}
+
 /// Writes every fixed and variable MTRR and DEF_TYPE from `regs`, with the procedure of
 /// SDM Vol. 3A, 11.11.8: interrupts off, CR0.CD set, caches flushed, PGE cleared
 /// (inside `with_caches_disabled`), DEF_TYPE.E cleared while the ranges change, then
@@ -56,15 +78,7 @@ pub fn write_all(regs: &MtrrRegisters) -> Option<MtrrRegisters> {
         // sees a half-written set of ranges.
         unsafe {
             Msr::new(DEF_TYPE).write(current.def_type & !DEF_TYPE_ENABLE);
-            if current.fixed_supported() {
-                for (value, msr) in regs.fixed.iter().zip(FIXED) {
-                    Msr::new(msr).write(*value);
-                }
-            }
-            for (i, (base, mask)) in regs.variable.iter().enumerate().take(current.variable_count()) {
-                Msr::new(PHYSBASE0 + 2 * i as u32).write(*base);
-                Msr::new(PHYSBASE0 + 2 * i as u32 + 1).write(*mask);
-            }
+            write_ranges(&current, regs);
             Msr::new(DEF_TYPE).write(regs.def_type);
         }
     });
@@ -131,17 +145,7 @@ pub fn write_all_cpus(regs: &MtrrRegisters) -> AllCpusWrite {
             // SAFETY: these MSRs exist (this CPU's MTRRCAP equals the BSP's: the APs
             // copied the BSP's MTRRs at bring-up) and the values come from the memrange
             // model, which only produces valid types and masks.
-            unsafe {
-                if current.fixed_supported() {
-                    for (value, msr) in regs.fixed.iter().zip(FIXED) {
-                        Msr::new(msr).write(*value);
-                    }
-                }
-                for (i, (base, mask)) in regs.variable.iter().enumerate().take(current.variable_count()) {
-                    Msr::new(PHYSBASE0 + 2 * i as u32).write(*base);
-                    Msr::new(PHYSBASE0 + 2 * i as u32 + 1).write(*mask);
-                }
-            }
+            unsafe { write_ranges(&current, regs) }
         }
         2 => {
             // SAFETY: DEF_TYPE from the model (valid type, E and FE as asked); the caches
