@@ -45,13 +45,21 @@ pub fn register_driver(major: u32, driver: &'static dyn ops::CharDriver) {
 /// `dev`, owned by root with mode `perm`, making the directories on the way (root's,
 /// 0755). For drivers at boot, after [`init`]; the node behaves as one `mknod` makes.
 pub fn add_device_node(path: &str, dev: vfs_core::devnum::DevNum, perm: u32) {
-    let Ok(mut dir) = lookup("/dev", &Credentials::ROOT) else { return };
+    let owner = Owner { uid: 0, gid: 0, perm: perm & 0o7777 };
     let relative = path.strip_prefix("/dev/").unwrap_or(path);
+    add_under("/dev", relative, Inode::new(InodeKind::CharDevice(dev), owner, false), || {
+        Inode::directory(ROOT_DIR, false)
+    });
+}
+
+/// Adds `node` at `relative` below the directory `top`, making the missing directories
+/// on the way with `new_dir` (boot-time registration: device nodes, /proc files).
+fn add_under(top: &str, relative: &str, node: Arc<Inode>, new_dir: impl Fn() -> Arc<Inode>) {
+    let Ok(mut dir) = lookup(top, &Credentials::ROOT) else { return };
     let mut names = relative.split('/').filter(|n| !n.is_empty()).peekable();
     while let Some(name) = names.next() {
         if names.peek().is_none() {
-            let owner = Owner { uid: 0, gid: 0, perm: perm & 0o7777 };
-            insert(&dir, name, Inode::new(InodeKind::CharDevice(dev), owner, false));
+            insert(&dir, name, node);
             return;
         }
         let existing = match &dir.kind {
@@ -61,7 +69,7 @@ pub fn add_device_node(path: &str, dev: vfs_core::devnum::DevNum, perm: u32) {
         dir = match existing {
             Some(sub) => sub,
             None => {
-                let sub = Inode::directory(ROOT_DIR, false);
+                let sub = new_dir();
                 insert(&dir, name, sub.clone());
                 sub
             }

@@ -45,27 +45,10 @@ pub(super) fn build() -> Arc<Inode> {
 /// owned by root, making the directories on the way. For the modules that own the
 /// files, at boot, after `vfs::init`.
 pub fn register(path: &str, perm: u32, open: OpenFn) {
-    let Ok(mut dir) = super::lookup("/proc", &vfs_core::cred::Credentials::ROOT) else { return };
-    let mut names = path.split('/').filter(|n| !n.is_empty()).peekable();
-    while let Some(name) = names.next() {
-        if names.peek().is_none() {
-            let owner = Owner { uid: 0, gid: 0, perm: perm & 0o777 };
-            super::insert(&dir, name, Inode::new(InodeKind::Proc(open), owner, true));
-            return;
-        }
-        let existing = match &dir.kind {
-            InodeKind::Directory(entries) => entries.lock().get(name).cloned(),
-            _ => return,
-        };
-        dir = match existing {
-            Some(sub) => sub,
-            None => {
-                let sub = Inode::directory(DIR, true);
-                super::insert(&dir, name, sub.clone());
-                sub
-            }
-        };
-    }
+    let owner = Owner { uid: 0, gid: 0, perm: perm & 0o777 };
+    super::add_under("/proc", path, Inode::new(InodeKind::Proc(open), owner, true), || {
+        Inode::directory(DIR, true)
+    });
 }
 
 /// What `/proc/iomem` adds after the memory map (the PCI BARs, nested under their bus).
