@@ -46,12 +46,14 @@ use bootloader_api::config::{BootloaderConfig, Mapping};
 /// The kernel version, as printed in the boot banner.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// What every kernel binary (the kernel, its test kernels) asks of the bootloader: all
-/// of physical memory mapped at DIRECT_MAP_BASE, the kernel at a fixed
+/// What every kernel binary (the kernel, its test kernels) asks of the bootloader: the
+/// top-level page table mapped recursively (mm::direct_map builds the direct map of
+/// System RAM through it, then removes it), the kernel at a fixed
 /// address (so gdb knows where its symbols are), and a roomy boot stack.
 pub const BOOTLOADER_CONFIG: BootloaderConfig = {
     let mut config = BootloaderConfig::new_default();
-    config.mappings.physical_memory = Some(Mapping::FixedAddress(mm::layout::DIRECT_MAP_BASE));
+    config.mappings.physical_memory = None;
+    config.mappings.page_table_recursive = Some(Mapping::FixedAddress(mm::layout::RECURSIVE_BASE));
     config.mappings.kernel_base = Mapping::FixedAddress(ktest_protocol::KERNEL_BASE);
     config.kernel_stack_size = 256 * 1024;
     // Everything else the bootloader maps (boot stack, boot info, ramdisk) goes in the
@@ -78,7 +80,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     vfs::init();
     dev::init();
     syscall::init();
-    if let Some(archive) = mm::ramdisk(boot_info) {
+    if let Some(archive) = mm::ramdisk(boot_info).or_else(mm::fw_cfg_ramdisk) {
         vfs::ramfs::load(archive);
     }
     pci::init();

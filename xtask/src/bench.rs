@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::build;
+use crate::build::{self, BootDisk};
 use crate::ktest::{SuiteOptions, run_suite};
 use crate::qemu::Qemu;
 use crate::setup::{self, project_root};
@@ -41,8 +41,8 @@ pub fn parse_bench_lines(log: &str) -> Vec<(String, f64, String)> {
 
 /// Seconds from QEMU's start to the kernel's first line, and to the shell's first prompt:
 /// the first is firmware and bootloader, the difference the kernel's own start-up.
-pub fn boot_to_prompt(image: &std::path::Path) -> Result<(f64, f64)> {
-    let mut qemu = Qemu::new(image, false, false);
+pub fn boot_to_prompt(image: &BootDisk) -> Result<(f64, f64)> {
+    let mut qemu = Qemu::new(image, false);
     qemu.captured_console();
     let started = Instant::now();
     let mut child =
@@ -81,7 +81,7 @@ fn human_rate(bytes_per_second: f64) -> String {
 /// The benchmark kernel's numbers from one boot, under `suffix` ("" for the default
 /// machine).
 fn bench_boot(
-    image: &std::path::Path,
+    image: &BootDisk,
     log_dir: &std::path::Path,
     qemu_args: &[&str],
     suffix: &str,
@@ -91,7 +91,7 @@ fn bench_boot(
 }
 
 fn bench_boot_filtered(
-    image: &std::path::Path,
+    image: &BootDisk,
     log_dir: &std::path::Path,
     qemu_args: &[&str],
     suffix: &str,
@@ -123,14 +123,14 @@ pub fn run(release: bool, runs: usize) -> Result<ExitCode> {
         .into_iter()
         .find(|a| a.target == "bench")
         .context("no bench kernel was built")?;
-    let bench_image = build::disk_image(&bench.executable, false)?;
+    let bench_image = build::boot_disk(&bench.executable, false)?;
     // The same kernel on a machine without QEMU's emulated VGA window at 0xA0000 (UEFI
     // boots without a display device; the BIOS bootloader needs one).
-    let bench_uefi_image = build::disk_image(&bench.executable, true)?;
+    let bench_uefi_image = build::boot_disk(&bench.executable, true)?;
     let ovmf = setup::ovmf().context("OVMF is needed for the machine without VGA")?;
     let ovmf = ovmf.to_string_lossy().into_owned();
     let no_vga_args = ["-bios", ovmf.as_str(), "-vga", "none"];
-    let kernel_image = build::disk_image(&build::kernel(release)?, false)?;
+    let kernel_image = build::boot_disk(&build::kernel(release)?, false)?;
     let log_dir = project_root().join("target/xtask/bench-logs");
     std::fs::create_dir_all(&log_dir)?;
 

@@ -171,7 +171,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
 
     eprintln!("xtask: booting this kernel with the same scenarios");
     let kernel = build::kernel(options.release)?;
-    let image = build::disk_image(&kernel, false)?;
+    let image = build::boot_disk(&kernel, false)?;
     let script = our_script(&runs);
     std::fs::write(log_dir.join("conform-ours.script"), &script)?;
     let (ours_output, status) = console::run_script(&image, script.as_bytes())?;
@@ -397,7 +397,7 @@ fn physical_limits(release: bool) -> Result<BTreeMap<String, f64>> {
         .into_iter()
         .find(|a| a.target == "bench")
         .context("no bench kernel was built")?;
-    let image = build::disk_image(&bench.executable, false)?;
+    let image = build::boot_disk(&bench.executable, false)?;
     let log_dir = project_root().join("target/xtask/bench-logs");
     std::fs::create_dir_all(&log_dir)?;
     let options = SuiteOptions {

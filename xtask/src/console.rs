@@ -7,8 +7,9 @@
 //! BIOS checksum byte at 0xFFFFF, which SeaBIOS recomputes for each disk image).
 //! `cargo xtask test --bless` rewrites the expected files from the actual output.
 
+use crate::build::BootDisk;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -36,8 +37,8 @@ pub fn scripts() -> Result<Vec<PathBuf>> {
 
 /// Boots `image` with `input` on the serial port; returns the console output from the
 /// first prompt on, and QEMU's exit status.
-pub fn run_script(image: &Path, input: &[u8]) -> Result<(String, Option<i32>)> {
-    let mut qemu = Qemu::new(image, false, false);
+pub fn run_script(image: &BootDisk, input: &[u8]) -> Result<(String, Option<i32>)> {
+    let mut qemu = Qemu::new(image, false);
     qemu.captured_console();
     let mut child =
         qemu.command().stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
@@ -176,7 +177,7 @@ pub fn any_selected(filter: Option<&str>) -> Result<bool> {
 }
 
 /// Runs every script; with `bless`, writes the actual output as the expected one.
-pub fn run_all(image: &Path, filter: Option<&str>, bless: bool) -> Result<Vec<TestRecord>> {
+pub fn run_all(image: &BootDisk, filter: Option<&str>, bless: bool) -> Result<Vec<TestRecord>> {
     let mut records = Vec::new();
     for script in scripts()? {
         let name = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

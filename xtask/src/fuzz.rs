@@ -44,7 +44,7 @@ pub fn run(release: bool, seed: Option<u64>, operations: u64, host_cases: u32, s
         .into_iter()
         .find(|a| a.target == "fuzz")
         .context("no fuzz kernel was built")?;
-    let image = build::disk_image(&fuzz.executable, false)?;
+    let image = build::boot_disk(&fuzz.executable, false)?;
     let log_dir = project_root().join("target/xtask/fuzz-logs");
     std::fs::create_dir_all(&log_dir)?;
     let config = format!("name=opt/devmem/fuzz,string=seed={seed} operations={operations}");

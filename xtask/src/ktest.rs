@@ -6,6 +6,7 @@
 //! result (a triple fault, a hang with interrupts disabled that the kernel's watchdog
 //! cannot see) is charged to the test that was running.
 
+use crate::build::BootDisk;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -135,7 +136,7 @@ fn started_test(line: &str) -> Option<&str> {
 }
 
 /// Boots `image` until its suite has finished, and reports every test.
-pub fn run_suite(suite: &str, image: &Path, options: &SuiteOptions<'_>) -> SuiteReport {
+pub fn run_suite(suite: &str, image: &BootDisk, options: &SuiteOptions<'_>) -> SuiteReport {
     let started = Instant::now();
     let log_path = options.log_dir.join(format!("{suite}.log"));
     let mut log = File::create(&log_path).ok();
@@ -249,13 +250,13 @@ fn describe(end: &BootEnd) -> String {
 
 /// One boot: starts QEMU, feeds its serial output to the parser, and waits for it.
 fn boot(
-    image: &Path,
+    image: &BootDisk,
     resume: &ResumeState,
     options: &SuiteOptions<'_>,
     parser: &mut Parser<'_>,
     mut log: Option<&mut File>,
 ) -> std::io::Result<BootEnd> {
-    let mut qemu = Qemu::new(image, false, false);
+    let mut qemu = Qemu::new(image, false);
     qemu.captured_console().fw_cfg_string(RESUME_FW_CFG_NAME, &resume.to_string());
     if let Some(filter) = options.filter {
         qemu.fw_cfg_string(FILTER_FW_CFG_NAME, filter);

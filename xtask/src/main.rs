@@ -185,9 +185,9 @@ fn cmd_build(args: BuildArgs) -> Result<ExitCode> {
 fn cmd_image(args: &ImageArgs) -> Result<ExitCode> {
     setup::ensure_toolchain()?;
     let kernel = build::kernel(args.build.release)?;
-    let image = build::disk_image(&kernel, args.uefi)?;
+    let disk = build::standalone_disk(&kernel, args.uefi)?;
     println!("kernel (with debug info): {}", kernel.display());
-    println!("disk image:               {}", image.display());
+    println!("disk image:               {} (the ramdisk inside)", disk.image.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -198,14 +198,14 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
         let _ = build::BIN_DIR.set(dir.clone());
     }
     let kernel = build::kernel(args.build.release)?;
-    let image = build::disk_image(&kernel, args.uefi)?;
+    let image = build::boot_disk(&kernel, args.uefi)?;
     if args.kvm {
         eprintln!(
             "xtask: --kvm: on these machines KVM is far slower than TCG (a BIOS boot took 1 min 56 s \
              to the prompt, about 70 times TCG's); use it where KVM is fast"
         );
     }
-    let mut qemu = qemu::Qemu::new(&image, args.uefi, args.kvm);
+    let mut qemu = qemu::Qemu::new(&image, args.kvm);
     // Four CPUs, unless the arguments after `--` say otherwise (QEMU takes the last -smp).
     qemu.interactive_console().arg("-smp").arg("4").extra(&args.qemu_args);
     // QEMU logs CPU resets there, a triple fault with the words "Triple fault": how a
@@ -223,7 +223,7 @@ fn cmd_run(args: &RunArgs) -> Result<ExitCode> {
         qemu.gdb_stub();
         print_gdb_help(&kernel);
     } else {
-        eprintln!("xtask: booting {} (Ctrl-A X quits QEMU, Ctrl-A C its monitor)", image.display());
+        eprintln!("xtask: booting {} (Ctrl-A X quits QEMU, Ctrl-A C its monitor)", image.image.display());
     }
     use std::io::IsTerminal;
     if std::io::stdin().is_terminal() || args.gdb {

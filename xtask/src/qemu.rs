@@ -7,6 +7,7 @@ use std::process::{Command, ExitCode, ExitStatus};
 use ktest_protocol::find_shell_exit;
 use ktest_protocol::{DEBUG_EXIT_PORT, ExitCode as KernelExit};
 
+use crate::build::BootDisk;
 use crate::setup;
 
 pub struct Qemu {
@@ -17,12 +18,23 @@ impl Qemu {
     /// A machine with 256 MiB of RAM (the size the facts in ARCHITECTURE.md were measured
     /// with), no display, the isa-debug-exit device, and `-no-reboot` so that a triple
     /// fault ends the run instead of looping.
-    pub fn new(image: &Path, uefi: bool, kvm: bool) -> Self {
+    /// The disk's ramdisk, if it has one beside the image, goes to fw_cfg. The disk is a
+    /// virtio one: SeaBIOS reads it by DMA, where an IDE disk costs a port access per two
+    /// bytes, and the BIOS loader reads the kernel through it (0.25 s less of every boot).
+    pub fn new(disk: &BootDisk, kvm: bool) -> Self {
         let mut qemu = Self::machine(kvm);
-        let mut drive = OsString::from("format=raw,file=");
-        drive.push(image);
+        let mut drive = OsString::from("format=raw,if=virtio,file=");
+        drive.push(&disk.image);
         qemu.arg("-drive").arg(drive);
-        if uefi && let Some(ovmf) = setup::ovmf() {
+        if let Some(ramdisk) = &disk.ramdisk {
+            let mut fw_cfg = OsString::from("name=opt/devmem/ramdisk,file=");
+            // fw_cfg's option syntax doubles a comma inside a value.
+            fw_cfg.push(ramdisk.to_string_lossy().replace(',', ",,"));
+            qemu.arg("-fw_cfg").arg(fw_cfg);
+        }
+        if disk.uefi
+            && let Some(ovmf) = setup::ovmf()
+        {
             qemu.arg("-bios").arg(ovmf);
         }
         qemu

@@ -37,10 +37,19 @@ fn newc(entries: &[Entry]) -> Vec<u8> {
     archive.finish()
 }
 
+/// The ramdisk's two files: the same archive as is, and gzip-compressed.
+#[derive(Clone, Debug)]
+pub struct Ramdisk {
+    /// For fw_cfg, which QEMU reads by DMA: as is, so the kernel has nothing to inflate.
+    pub plain: PathBuf,
+    /// For inside a disk image, which the BIOS loader reads slowly.
+    pub compressed: PathBuf,
+}
+
 /// Builds the ramdisk once per xtask run (with `bin_dir`'s files added to /bin) and
-/// returns its path.
-pub fn build(bin_dir: Option<&Path>) -> Result<PathBuf> {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+/// returns its files.
+pub fn build(bin_dir: Option<&Path>) -> Result<Ramdisk> {
+    static BUILT: OnceLock<Ramdisk> = OnceLock::new();
     if let Some(path) = BUILT.get() {
         return Ok(path.clone());
     }
@@ -82,13 +91,17 @@ pub fn build(bin_dir: Option<&Path>) -> Result<PathBuf> {
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries.dedup_by(|later, earlier| later.name == earlier.name);
-    let path = out_dir.join("ramdisk.cpio.gz");
-    let bytes = gzip(&newc(&entries))?;
-    // Rewritten only when it changed, so the disk images are not remade for nothing.
-    if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    let plain = newc(&entries);
+    let compressed = gzip(&plain)?;
+    let ramdisk =
+        Ramdisk { plain: out_dir.join("ramdisk.cpio"), compressed: out_dir.join("ramdisk.cpio.gz") };
+    for (path, bytes) in [(&ramdisk.plain, plain), (&ramdisk.compressed, compressed)] {
+        // Rewritten only when it changed, so the disk images are not remade for nothing.
+        if std::fs::read(path).ok().as_deref() != Some(&bytes[..]) {
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        }
     }
-    Ok(BUILT.get_or_init(|| path).clone())
+    Ok(BUILT.get_or_init(|| ramdisk).clone())
 }
 
 /// gzip-compressed (the BIOS loader reads the disk at about 1.3 MB/s: half the bytes,

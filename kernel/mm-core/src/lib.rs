@@ -3,6 +3,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod directmap;
 pub mod elf;
 pub mod frames;
 pub mod memtype;

@@ -12,6 +12,15 @@ const DATA_PORT: u16 = 0x511;
 const SIGNATURE_KEY: u16 = 0x0000;
 /// Selector of the file directory: a big-endian u32 count, then 64-byte entries.
 const FILE_DIR_KEY: u16 = 0x0019;
+/// Selector of the feature bitmap (little-endian u32).
+const FEATURES_KEY: u16 = 0x0001;
+/// Feature bit: the DMA interface exists.
+const FEATURE_DMA: u32 = 1 << 1;
+/// The DMA address register: two big-endian 32-bit halves, high at 0x514, low at 0x518.
+const DMA_ADDRESS_PORT: u16 = 0x514;
+const DMA_ERROR: u32 = 1 << 0;
+const DMA_READ: u32 = 1 << 1;
+const DMA_SELECT: u32 = 1 << 3;
 /// Size of a directory entry: size (u32 BE), select (u16 BE), reserved (u16), name [u8; 56].
 const DIR_ENTRY_LEN: usize = 64;
 const NAME_LEN: usize = 56;
@@ -23,6 +32,101 @@ static PORTS: Mutex<()> = Mutex::new(());
 /// larger than what fitted. `None` when there is no fw_cfg device or no such file.
 pub fn read_file(name: &str, buf: &mut [u8]) -> Option<usize> {
     let _guard = PORTS.lock();
+    let (size, key) = find_locked(name)?;
+    let size = size as usize;
+    let len = size.min(buf.len());
+    select_and_read(key, &mut buf[..len]);
+    Some(size)
+}
+
+/// A file in the fw_cfg directory: its size in bytes and its selector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileEntry {
+    pub size: u32,
+    key: u16,
+}
+
+/// Looks `name` up in the fw_cfg directory. `None` when there is no fw_cfg device, no
+/// such file, or the device has no DMA interface (large files are read by DMA only: the
+/// one-byte data port costs a trap per byte under emulation).
+pub fn find_dma_file(name: &str) -> Option<FileEntry> {
+    let _guard = PORTS.lock();
+    let (size, key) = find_locked(name)?;
+    let mut features = [0u8; 4];
+    select_and_read(FEATURES_KEY, &mut features);
+    (u32::from_le_bytes(features) & FEATURE_DMA != 0).then_some(FileEntry { size, key })
+}
+
+/// The DMA interface's descriptor (QEMU `docs/specs/fw_cfg.rst`, "FWCfgDmaAccess"): all
+/// fields big-endian; the device clears `control` when the transfer is done, or leaves
+/// the error bit set.
+#[repr(C, align(16))]
+#[derive(Debug, Default)]
+pub struct DmaAccess {
+    control: u32,
+    length: u32,
+    address: u64,
+}
+
+/// The device set the DMA descriptor's error bit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaError;
+
+/// Copies `len` bytes of `file` into physical memory at `dst_phys` by DMA: from the
+/// file's start when `from_start`, else from where the previous transfer of the same
+/// file ended. `Err(DmaError)` when the device reports an error.
+///
+/// # Safety
+///
+/// `descriptor_phys` is the physical address of `descriptor`; the caller owns the
+/// physical memory `[dst_phys, dst_phys + len)` (no Rust reference to it is used during
+/// the call, and it is RAM, not a device); the device writes it.
+pub unsafe fn dma_read(
+    descriptor: &mut DmaAccess,
+    descriptor_phys: u64,
+    file: FileEntry,
+    from_start: bool,
+    dst_phys: u64,
+    len: u32,
+) -> Result<(), DmaError> {
+    let _guard = PORTS.lock();
+    let mut control = DMA_READ;
+    if from_start {
+        control |= DMA_SELECT | (u32::from(file.key) << 16);
+    }
+    descriptor.control = control.to_be();
+    descriptor.length = len.to_be();
+    descriptor.address = dst_phys.to_be();
+    let descriptor_ptr: *mut DmaAccess = descriptor;
+    // The device reads the descriptor from memory: the stores above must be done first.
+    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+    let mut high = Port::<u32>::new(DMA_ADDRESS_PORT);
+    let mut low = Port::<u32>::new(DMA_ADDRESS_PORT + 4);
+    // SAFETY: the two writes give the device the descriptor's physical address (big-endian
+    // halves, the low one starting the transfer); the caller guarantees that address and
+    // that the destination is memory it owns. QEMU completes the transfer before the
+    // write returns.
+    unsafe {
+        high.write(((descriptor_phys >> 32) as u32).to_be());
+        low.write((descriptor_phys as u32).to_be());
+    }
+    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+    loop {
+        // SAFETY: `descriptor_ptr` points at the caller's descriptor, alive for the call;
+        // a volatile read sees the device's update of `control`.
+        let control = u32::from_be(unsafe { core::ptr::read_volatile(&raw const (*descriptor_ptr).control) });
+        if control & DMA_ERROR != 0 {
+            return Err(DmaError);
+        }
+        if control == 0 {
+            return Ok(());
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// The size and selector of `name` in the directory; the caller holds `PORTS`.
+fn find_locked(name: &str) -> Option<(u32, u16)> {
     let mut signature = [0u8; 4];
     select_and_read(SIGNATURE_KEY, &mut signature);
     if &signature != b"QEMU" {
@@ -34,11 +138,8 @@ pub fn read_file(name: &str, buf: &mut [u8]) -> Option<usize> {
     for _ in 0..u32::from_be_bytes(count) {
         let mut entry = [0u8; DIR_ENTRY_LEN];
         read_data(&mut entry);
-        if let Some((size, key)) = matching_entry(&entry, name) {
-            let size = size as usize;
-            let len = size.min(buf.len());
-            select_and_read(key, &mut buf[..len]);
-            return Some(size);
+        if let Some(found) = matching_entry(&entry, name) {
+            return Some(found);
         }
     }
     None

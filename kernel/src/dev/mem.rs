@@ -14,6 +14,7 @@ use spin::Mutex;
 
 use errno::{Errno, KResult};
 use mm_core::memtype::MemoryType;
+use mm_core::physmap::RegionKind;
 use vfs_core::devmem::{self, PageAccess};
 use vfs_core::flags::PROT_WRITE;
 use vfs_core::transfer::{page_chunks, partial};
@@ -84,15 +85,21 @@ pub fn retype_range(base: u64, len: u64) -> Result<(), RetypeFailed> {
         return Err(RetypeFailed);
     }
     let end = base.saturating_add(len);
-    let direct_end = end.min(physmap::map().end());
-    if base < direct_end {
-        let memtype = super::memrange::registered_type(base).unwrap_or(MemoryType::WriteBack);
+    let memtype = super::memrange::registered_type(base).unwrap_or(MemoryType::WriteBack);
+    // The direct map holds the whole pages of System RAM only.
+    let ram = physmap::map().regions().iter().filter(|r| r.kind == RegionKind::SystemRam);
+    for region in ram {
+        let start = region.start.next_multiple_of(4096).max(base & !4095);
+        let stop = (region.end & !4095).min(end.saturating_add(4095) & !4095);
+        if start >= stop {
+            continue;
+        }
         // SAFETY: the direct map's type follows memrange's; the other aliases of these
         // frames, the /dev/mem mmaps, are re-typed by the loop below.
         #[allow(unsafe_code)]
-        let retyped = unsafe { paging::set_memtype(phys_to_virt(base), direct_end - base, memtype) };
+        let retyped = unsafe { paging::set_memtype(phys_to_virt(start), stop - start, memtype) };
         if let Err(error) = retyped {
-            log::warn!("memrange: re-typing the direct map of {base:#x}+{:#x}: {error:?}", direct_end - base);
+            log::warn!("memrange: re-typing the direct map of {start:#x}+{:#x}: {error:?}", stop - start);
             return Err(RetypeFailed);
         }
     }
@@ -132,7 +139,8 @@ pub fn is_mapped(base: u64, len: u64) -> bool {
 /// of it lives, else the type memrange set, else write-back. One page, one type.
 fn sync_direct_map(phys: u64) {
     let page = phys & !4095;
-    if !physmap::map().page_overlaps_ram(page) || page >= physmap::map().end() {
+    // Only whole RAM pages are in the direct map.
+    if !physmap::map().page_is_ram(page) {
         return;
     }
     let wanted = registry::lookup(page)
@@ -168,7 +176,7 @@ pub fn check_one_type_per_page() -> Result<(), alloc::string::String> {
                     "page {phys:#x}: an mmap maps it {mapped:?}, the registry says {registered:?}"
                 ));
             }
-            if physmap::map().page_overlaps_ram(phys) && phys < physmap::map().end() {
+            if physmap::map().page_is_ram(phys) {
                 let direct = query(phys_to_virt(phys)).map(|page| page.memtype);
                 if direct != registered {
                     return Err(alloc::format!(
@@ -274,13 +282,15 @@ impl Mem {
                 Err(error) => return partial(moved, error),
             };
             let done = match access {
-                PageAccess::Ram => {
+                // A page only partly RAM is not in the direct map: the device path below.
+                PageAccess::Ram if physmap::map().page_is_ram(phys) => {
                     let result = match direction {
                         Direction::Read => buf.copy_from_kernel(moved, phys_to_virt(phys), len),
                         // SAFETY: a /dev/mem write of a RAM page the page policy allows
                         // (`page_access` above: STRICT refuses RAM above 1 MiB), by a caller
                         // whose open for writing passed the uid-0 check; the direct map
-                        // covers all RAM, so the write lands on exactly that page.
+                        // covers every whole RAM page (the guard above), so the write
+                        // lands on exactly that page.
                         #[allow(unsafe_code)]
                         Direction::Write => unsafe { buf.copy_to_kernel(moved, phys_to_virt(phys), len) },
                     };
@@ -289,7 +299,7 @@ impl Mem {
                         Err(fault) => fault.copied,
                     }
                 }
-                PageAccess::Device => {
+                PageAccess::Ram | PageAccess::Device => {
                     let page = phys & !4095;
                     let (batch, types) = &mut rule_types;
                     if page < *batch || page >= *batch + types.len() as u64 * 4096 {

@@ -1,5 +1,6 @@
-//! The ACPI tables, read with the `acpi` crate through the direct map: the MADT's list of
-//! CPUs, for bringing up the APs.
+//! The ACPI tables, read with the `acpi` crate through read-only write-back mappings in
+//! the window (they live in firmware-reserved memory, which the direct map leaves out):
+//! the MADT's list of CPUs, for bringing up the APs.
 //!
 //! No AML is interpreted, so the handler's register, port and PCI accessors (which only
 //! the AML interpreter and the fixed-hardware registers use) refuse with a panic rather
@@ -11,35 +12,50 @@ use core::ptr::NonNull;
 use acpi::platform::{InterruptModel, ProcessorState};
 use acpi::{AcpiTables, Handler, PciAddress, PhysicalMapping};
 use bootloader_api::BootInfo;
+use mm_core::memtype::MemoryType;
 
-use super::phys_to_virt;
+use super::window;
 
-/// Maps ACPI tables by pointing into the direct map, which covers all of physical memory.
+/// Maps ACPI tables in the window, read-only and write-back (Linux maps them with
+/// `ioremap_cache`: they are firmware data in memory, not device registers).
 #[derive(Clone, Copy, Debug)]
-struct DirectMap;
+struct TableMapper;
 
 fn no_aml() -> ! {
     panic!("ACPI: register and port access is not supported (no AML interpreter)")
 }
 
-impl Handler for DirectMap {
+impl Handler for TableMapper {
     unsafe fn map_physical_region<T>(
         &self,
         physical_address: usize,
         size: usize,
     ) -> PhysicalMapping<Self, T> {
-        let virt = phys_to_virt(physical_address as u64) as *mut T;
+        let mapping = window::map_phys_pages(physical_address as u64, size.max(1) as u64, false, |_| {
+            MemoryType::WriteBack
+        })
+        .unwrap_or_else(|error| panic!("ACPI: cannot map {physical_address:#x}+{size:#x}: {error:?}"));
+        // Unmapped in unmap_physical_region, rebuilt from the addresses PhysicalMapping
+        // keeps (a WindowMapping has no Drop: letting it go here unmaps nothing).
+        let (virt, mapped_length) = (mapping.va as *mut T, mapping.len as usize);
         PhysicalMapping {
             physical_start: physical_address,
-            // The direct map starts at a non-zero address: the pointer is never null.
-            virtual_start: NonNull::new(virt).expect("direct-map addresses are not null"),
+            // The window starts at a non-zero address: the pointer is never null.
+            virtual_start: NonNull::new(virt).expect("window addresses are not null"),
             region_length: size,
-            mapped_length: size,
+            mapped_length,
             handler: *self,
         }
     }
 
-    fn unmap_physical_region<T>(_region: &PhysicalMapping<Self, T>) {}
+    fn unmap_physical_region<T>(region: &PhysicalMapping<Self, T>) {
+        let mapping = window::WindowMapping::rebuild(
+            region.virtual_start.as_ptr() as u64,
+            region.physical_start as u64,
+            region.mapped_length as u64,
+        );
+        window::unmap_phys_range(mapping);
+    }
 
     fn read_u8(&self, _: usize) -> u8 {
         no_aml()
@@ -145,10 +161,10 @@ pub struct MadtCpus {
 pub fn madt_cpus(boot_info: &BootInfo) -> Result<MadtCpus, &'static str> {
     let rsdp = boot_info.rsdp_addr.into_option().ok_or("the bootloader reported no RSDP")?;
     // SAFETY: the bootloader found the RSDP in firmware memory and reported its address;
-    // the tables it leads to are firmware data the kernel never writes, and DirectMap
-    // maps any physical address through the direct map.
+    // the tables it leads to are firmware data the kernel never writes, and TableMapper
+    // maps them read-only in the window.
     let tables =
-        unsafe { AcpiTables::from_rsdp(DirectMap, rsdp as usize) }.map_err(|_| "no valid RSDP/RSDT")?;
+        unsafe { AcpiTables::from_rsdp(TableMapper, rsdp as usize) }.map_err(|_| "no valid RSDP/RSDT")?;
     let (_, processors) = InterruptModel::new(&tables).map_err(|_| "no usable MADT")?;
     let processors = processors.ok_or("the MADT lists no processors")?;
     let usable = |p: &&acpi::platform::Processor| p.state != ProcessorState::Disabled;

@@ -21,7 +21,7 @@ static FRAMES: Mutex<Option<Frames>> = Mutex::new(None);
 
 /// Frames below 1 MiB are never handed out: the BIOS data area, the EBDA and the
 /// option ROMs live there, and /dev/mem users look at them.
-const FIRST_ALLOCATABLE: u64 = 0x10_0000;
+pub(super) const FIRST_ALLOCATABLE: u64 = 0x10_0000;
 
 /// The AP trampoline's pages (`arch::smp`): below [`FIRST_ALLOCATABLE`], so the
 /// allocator never hands them out and they stay the start-up code's.
@@ -55,7 +55,9 @@ impl FrameStats {
 
 static MANAGED: spin::Once<u64> = spin::Once::new();
 
-pub(super) fn init(boot_info: &BootInfo) {
+/// `direct_map_tables`: the frames mm::direct_map took for its page tables, at the start
+/// of a usable region; they are never managed.
+pub(super) fn init(boot_info: &BootInfo, direct_map_tables: core::ops::Range<u64>) {
     let (low, high) = (
         crate::arch::smp::TRAMPOLINE_PHYS,
         crate::arch::smp::TRAMPOLINE_PHYS + crate::arch::smp::TRAMPOLINE_LEN,
@@ -68,7 +70,10 @@ pub(super) fn init(boot_info: &BootInfo) {
     });
     let usable = || {
         boot_info.memory_regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable).map(|r| {
-            let start = r.start.max(FIRST_ALLOCATABLE).next_multiple_of(PAGE_SIZE);
+            let mut start = r.start.max(FIRST_ALLOCATABLE).next_multiple_of(PAGE_SIZE);
+            if start == direct_map_tables.start {
+                start = direct_map_tables.end;
+            }
             let end = r.end & !(PAGE_SIZE - 1);
             (start, end.max(start))
         })

@@ -6,6 +6,7 @@
 //! bitmap, region classification) are in the host-tested `mm-core` crate.
 
 pub mod acpi;
+pub mod direct_map;
 pub mod frames;
 pub mod heap;
 pub mod layout;
@@ -27,13 +28,18 @@ use layout::DIRECT_MAP_BASE;
 /// page-fault handler, and the PAT already programmed).
 /// Returns the uptime (ns) at the end of each phase: physical map, frames, heap.
 pub fn init(boot_info: &'static BootInfo) -> [u64; 3] {
-    let offset = boot_info.physical_memory_offset.into_option();
-    assert_eq!(offset, Some(DIRECT_MAP_BASE), "the bootloader must map physical memory at DIRECT_MAP_BASE");
+    let recursive = boot_info.recursive_index.into_option();
+    assert_eq!(
+        recursive,
+        Some(layout::RECURSIVE_SLOT as u16),
+        "the bootloader must map the page tables recursively"
+    );
     let now = crate::arch::timer::uptime_ns;
+    let table_frames = direct_map::build(boot_info);
     paging::init();
     physmap::init(boot_info);
     let physmap_done = now();
-    frames::init(boot_info);
+    frames::init(boot_info, table_frames);
     let frames_done = now();
     heap::init();
     window::init();
@@ -52,6 +58,53 @@ fn direct_map_slice(phys: u64, len: u64) -> &'static [u8] {
     // SAFETY: callers pass ranges inside RAM that the bootloader filled and nobody
     // writes afterwards; the direct map covers all of it.
     unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, len as usize) }
+}
+
+/// The fw_cfg file `xtask` passes the ramdisk in (`-fw_cfg name=...,file=...`).
+pub const RAMDISK_FW_CFG_NAME: &str = "opt/devmem/ramdisk";
+
+/// Largest ramdisk read from fw_cfg (compressed).
+const MAX_FW_CFG_RAMDISK: u32 = 32 << 20;
+
+/// The ramdisk QEMU offers in fw_cfg, read by DMA into a heap buffer that is kept for the
+/// whole run (the files' bytes stay there). Under QEMU this is how `cargo xtask` passes
+/// it: the BIOS bootloader reads its disk through 16 KiB real-mode calls and copies every
+/// byte with a check, about 0.7 s per MiB under TCG, while DMA is a host memcpy.
+/// `None` without fw_cfg DMA, without the file, or when it is empty or too large.
+pub fn fw_cfg_ramdisk() -> Option<&'static [u8]> {
+    use crate::arch::fw_cfg;
+    let file = fw_cfg::find_dma_file(RAMDISK_FW_CFG_NAME)?;
+    if file.size == 0 || file.size > MAX_FW_CFG_RAMDISK {
+        log::warn!("ramdisk: fw_cfg's is {} bytes; 1 to {MAX_FW_CFG_RAMDISK} accepted", file.size);
+        return None;
+    }
+    let mut bytes = alloc::vec::Vec::new();
+    if bytes.try_reserve_exact(file.size as usize).is_err() {
+        log::warn!("ramdisk: no memory for fw_cfg's {} bytes", file.size);
+        return None;
+    }
+    bytes.resize(file.size as usize, 0u8);
+    let mut descriptor = alloc::boxed::Box::new(fw_cfg::DmaAccess::default());
+    let descriptor_phys = paging::translate(&raw const *descriptor as u64)?.phys;
+    let mut done = 0usize;
+    while done < bytes.len() {
+        let va = bytes.as_mut_ptr() as u64 + done as u64;
+        // One transfer per page: the heap's pages need not be physically contiguous.
+        let chunk = (PAGE_SIZE - va % PAGE_SIZE).min((bytes.len() - done) as u64);
+        let phys = paging::translate(va)?.phys;
+        // SAFETY: `descriptor_phys` was translated from the boxed descriptor, which lives
+        // to the end of this function; [phys, phys + chunk) is the part of `bytes` (heap
+        // RAM this function owns, no reference to it in use) at `va`, translated above.
+        let result = unsafe {
+            fw_cfg::dma_read(&mut descriptor, descriptor_phys, file, done == 0, phys, chunk as u32)
+        };
+        if result.is_err() {
+            log::warn!("ramdisk: fw_cfg DMA failed at byte {done}");
+            return None;
+        }
+        done += chunk as usize;
+    }
+    Some(bytes.leak())
 }
 
 /// The ramdisk the bootloader loaded (a cpio archive: the programs of /bin), if any.

@@ -28,6 +28,18 @@ pub struct WindowMapping {
     pages: u64,
 }
 
+impl WindowMapping {
+    /// The mapping that [`map_phys_range`] or [`map_phys_pages`] returned for
+    /// (`va`, `phys`, `len`), made again from those three numbers, for a caller that had
+    /// to keep them instead (the ACPI tables' mapper). Unmapping it is only right for
+    /// exactly such a mapping, once.
+    pub(super) fn rebuild(va: u64, phys: u64, len: u64) -> Self {
+        let first = phys & !(PAGE_SIZE - 1);
+        let pages = (phys + len).next_multiple_of(PAGE_SIZE).saturating_sub(first) / PAGE_SIZE;
+        Self { va, phys, len, base: va & !(PAGE_SIZE - 1), pages }
+    }
+}
+
 fn free_list() -> spin::MutexGuard<'static, Vec<(u64, u64)>> {
     INIT.call_once(|| FREE.lock().push((WINDOW_BASE, WINDOW_SIZE)));
     FREE.lock()

@@ -52,6 +52,8 @@ fn the_i440fx_functions_are_all_there_in_order() {
         (at(2, 0), 0x1234, 0x1111, 0x0300),
         // QEMU's default NIC on the pc machine.
         (at(3, 0), 0x8086, 0x100e, 0x0200),
+        // The boot disk `cargo xtask` gives QEMU: virtio-blk (transitional, mass storage).
+        (at(4, 0), 0x1af4, 0x1001, 0x0100),
     ];
     assert_eq!(&found[..], &expected[..]);
 }

@@ -40,6 +40,21 @@ fn device_pages_are_eio_on_kmem_and_readable_on_allkmem() {
 }
 
 #[ktest]
+fn the_direct_map_reaches_no_device() {
+    // The HPET, the local APIC and the BIOS ROM have no direct-map alias: only a mapping
+    // made for them (with a type chosen for them) reaches them.
+    let mut ctx = root();
+    let all = ctx.open("/dev/allkmem", O_RDONLY, 0).unwrap();
+    for phys in [0xfed0_0000u64, 0xfee0_0000, 0xf_0000, 0xa_0000] {
+        let alias = crate::mm::phys_to_virt(phys);
+        assert_eq!(read_at::<8>(&mut ctx, all, alias).map(|r| r.1), Err(Errno::EFAULT), "{phys:#x}");
+    }
+    // RAM is there: the BIOS data area's first COM port address.
+    let (bytes, n) = read_at::<2>(&mut ctx, all, crate::mm::phys_to_virt(0x400)).unwrap();
+    assert_eq!((n, u16::from_le_bytes(bytes)), (2, 0x3f8));
+}
+
+#[ktest]
 fn read_only_pages_stay_read_only() {
     let mut ctx = root();
     let fd = ctx.open("/dev/kmem", O_RDWR, 0).unwrap();
