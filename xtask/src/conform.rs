@@ -210,7 +210,7 @@ pub fn run(options: &Options) -> Result<ExitCode> {
     if !missing_linux.is_empty() {
         println!("runs missing from Linux's transcript: {}", missing_linux.join(", "));
     }
-    let (_, ours_prompt) = crate::bench::boot_to_prompt(&image)?;
+    let (_, ours_prompt) = crate::bench::boot_to_prompt(&image, 1)?;
     let mut rows = vec![BenchRow {
         label: "QEMU start to prompt (ours) / init (Linux)",
         ours: Some(ours_prompt),

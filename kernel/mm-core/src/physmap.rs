@@ -139,22 +139,29 @@ impl<const N: usize, const M: usize> PhysMap<N, M> {
 
     /// Builds from raw firmware regions: non-RAM beats RAM, else the first listed wins; ignores empty/Hole.
     pub fn build(raw: &[Region]) -> Result<Self, PhysMapError> {
+        Self::build_from(raw.iter().copied())
+    }
+
+    /// [`build`](Self::build) from any re-iterable source of regions (the bootloader's
+    /// list, converted on the fly): no intermediate array, so no count of firmware regions
+    /// past which some would be dropped.
+    pub fn build_from(raw: impl Iterator<Item = Region> + Clone) -> Result<Self, PhysMapError> {
         // O(raw²) without a heap: firmware maps hold tens of entries.
         let mut map = Self::new();
-        let described = |r: &&Region| r.start < r.end && r.kind != RegionKind::Hole;
-        let end = raw.iter().filter(described).map(|r| r.end).max().unwrap_or(0);
+        let described = |r: &Region| r.start < r.end && r.kind != RegionKind::Hole;
+        let end = raw.clone().filter(described).map(|r| r.end).max().unwrap_or(0);
         let mut pos = 0;
         while pos < end {
             // The next boundary after pos: the elementary interval [pos, next) has one kind.
             let next = raw
-                .iter()
+                .clone()
                 .filter(described)
                 .flat_map(|r| [r.start, r.end])
                 .filter(|&b| b > pos)
                 .min()
                 .unwrap_or(end);
             let mut kind = RegionKind::Hole;
-            for r in raw.iter().filter(described).filter(|r| r.start <= pos && pos < r.end) {
+            for r in raw.clone().filter(described).filter(|r| r.start <= pos && pos < r.end) {
                 if r.kind != RegionKind::SystemRam {
                     kind = r.kind;
                     break;

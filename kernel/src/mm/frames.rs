@@ -84,7 +84,12 @@ pub(super) fn init(boot_info: &BootInfo, direct_map_tables: core::ops::Range<u64
     // Two bitmaps: free frames, then managed frames.
     let bytes = (2 * words * 8) as u64;
     let storage_frames = bytes.div_ceil(PAGE_SIZE);
-    let Some((storage, _)) = usable().find(|(start, end)| end - start >= storage_frames * PAGE_SIZE) else {
+    let ram = super::physmap::map();
+    let all_ram =
+        |start: u64, len: u64| (start..start + len).step_by(PAGE_SIZE as usize).all(|p| ram.page_is_ram(p));
+    let Some((storage, _)) = usable().find(|&(start, end)| {
+        end - start >= storage_frames * PAGE_SIZE && all_ram(start, storage_frames * PAGE_SIZE)
+    }) else {
         panic!("no usable region can hold the frame bitmap ({bytes} bytes)");
     };
     // SAFETY: [storage, storage + bytes) is usable RAM that nothing else owns: the
@@ -98,6 +103,12 @@ pub(super) fn init(boot_info: &BootInfo, direct_map_tables: core::ops::Range<u64
         for frame in (start / PAGE_SIZE)..(end / PAGE_SIZE) {
             let phys = frame * PAGE_SIZE;
             if (storage..storage + storage_frames * PAGE_SIZE).contains(&phys) {
+                continue;
+            }
+            // The bootloader's "usable" and the physical map agree on what is RAM: a frame
+            // that another firmware region overlaps (the map gives the other kind
+            // precedence) is never handed out.
+            if !ram.page_is_ram(phys) {
                 continue;
             }
             if bitmap.free(frame).is_ok() {
@@ -176,6 +187,24 @@ mod tests {
     use super::*;
     use crate::ktest::ktest;
     use alloc::vec::Vec;
+
+    #[ktest]
+    fn every_managed_frame_is_ram_the_map_agrees_on() {
+        use mm_core::physmap::RegionKind;
+        let map = crate::mm::physmap::map();
+        let top =
+            map.regions().iter().filter(|r| r.kind == RegionKind::SystemRam).map(|r| r.end).max().unwrap();
+        let mut managed = 0;
+        for phys in (0..top).step_by(PAGE_SIZE as usize) {
+            if is_managed(phys) {
+                assert!(map.page_is_ram(phys), "frame {phys:#x} is managed but not System RAM");
+                managed += 1;
+            }
+        }
+        assert_eq!(managed, stats().managed, "the counted frames are the managed ones");
+        // Nor are the direct map's own tables, the bitmaps or the first MiB.
+        assert!(!is_managed(0x1000));
+    }
 
     #[ktest]
     fn frames_are_never_handed_out_twice_and_all_come_back() {

@@ -49,17 +49,13 @@ fn kind_of(kind: MemoryRegionKind) -> RegionKind {
 
 pub(super) fn init(boot_info: &BootInfo) {
     MAP.call_once(|| {
-        let mut raw = [Region { start: 0, end: 0, kind: RegionKind::Hole }; 512];
-        let mut count = 0;
-        for region in boot_info.memory_regions.iter() {
-            if count == raw.len() {
-                log::warn!("physmap: more than {} firmware regions; the rest are left out", raw.len());
-                break;
-            }
-            raw[count] = Region { start: region.start, end: region.end, kind: kind_of(region.kind) };
-            count += 1;
-        }
-        let mut map = match KernelPhysMap::build(&raw[..count]) {
+        let raw = boot_info.memory_regions.iter().map(|r| Region {
+            start: r.start,
+            end: r.end,
+            kind: kind_of(r.kind),
+        });
+        // Too many distinct regions for the map is a boot failure, not a silent loss.
+        let mut map = match KernelPhysMap::build_from(raw) {
             Ok(map) => map,
             Err(error) => panic!("physical memory map: {error:?}"),
         };
