@@ -84,7 +84,7 @@ fn resources() -> (usize, u64, usize) {
     let mut ranges = 0;
     kernel::mm::registry::ranges(|_, _, _| ranges += 1);
     (
-        heap.used - kernel::dev::memrange::retained_heap_bytes(),
+        heap.used - kernel::mm::memtype::retained_heap_bytes(),
         kernel::mm::frames::stats().free
             + heap.size / kernel::mm::PAGE_SIZE
             + kernel::mm::paging::table_frames(),
@@ -189,7 +189,7 @@ fn random_operations_on_every_cpu_at_once() {
         assert_eq!(kernel::arch::mtrr::read_all_on(cpu), bsp, "CPU {cpu}'s MTRRs");
     }
     assert_eq!(kernel::dev::memrange::registers_match_model(), Ok(true), "the MTRRs and the descriptor list");
-    assert_eq!(kernel::dev::mem::check_one_type_per_page(), Ok(()));
+    assert_eq!(kernel::mm::memtype::check_one_type_per_page(), Ok(()));
     let mut registered = 0;
     kernel::mm::registry::ranges(|_, _, _| registered += 1);
     assert_eq!(registered, 0, "a memory-type range is still registered with every mapping gone");

@@ -547,7 +547,7 @@ impl Fuzzer<'_> {
         if self.config.concurrent {
             return Ok(());
         }
-        crate::dev::mem::check_one_type_per_page().map_err(|what| self.fail(what))
+        crate::mm::memtype::check_one_type_per_page().map_err(|what| self.fail(what))
     }
 }
 
@@ -647,7 +647,7 @@ pub fn run(config: Config) -> Result<Report, Failure> {
             // which are never freed by design.
             let heap_now = heap::stats();
             let now = (
-                heap_now.used - crate::dev::memrange::retained_heap_bytes(),
+                heap_now.used - crate::mm::memtype::retained_heap_bytes(),
                 frames::stats().free
                     + heap_now.size / crate::mm::PAGE_SIZE
                     + crate::mm::paging::table_frames(),

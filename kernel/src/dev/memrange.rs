@@ -7,7 +7,6 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt::Write;
 
 use errno::{Errno, KResult};
 use memrange::{
@@ -18,7 +17,7 @@ use mm_core::memtype::MemoryType;
 use spin::Mutex;
 
 use crate::arch::mtrr;
-use crate::mm::physmap;
+use crate::mm::{memtype, physmap};
 use crate::vfs::UserBuf;
 use crate::vfs::ops::{Caller, FileOps, SeekPolicy};
 use crate::vfs::procfs::{self, Text};
@@ -33,9 +32,6 @@ struct State {
 /// firmware left them disabled (B2).
 static STATE: Mutex<Option<Result<State, Errno>>> = Mutex::new(None);
 
-/// Types set with MEMRANGE_SET (or /proc/mtrr), by range: (base, len, type).
-static SET_TYPES: Mutex<Vec<(u64, u64, MemoryType)>> = Mutex::new(Vec::new());
-
 fn with_state<R>(f: impl FnOnce(&mut State) -> KResult<R>) -> KResult<R> {
     let mut guard = STATE.lock();
     let state = guard.get_or_insert_with(|| {
@@ -47,7 +43,7 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> KResult<R>) -> KResult<R> {
         Ok(state) => {
             // MDF_BUSY follows the live /dev/mem mappings (devmem-spec part 0): GET shows
             // it, and the model refuses UPDATE and REMOVE of a busy range with EBUSY.
-            state.ranges.mark_busy(crate::dev::mem::is_mapped);
+            state.ranges.mark_busy(memtype::user_mapped);
             f(state)
         }
         Err(error) => Err(*error),
@@ -131,7 +127,7 @@ fn commit(
     state: &mut State,
     base: u64,
     len: u64,
-    memtype: Option<MemoryType>,
+    new_type: Option<MemoryType>,
     change: impl FnOnce(&mut MemRanges) -> Result<(), Errno>,
 ) -> KResult<()> {
     let mut ranges = state.ranges.clone();
@@ -157,21 +153,14 @@ fn commit(
         mtrr::AllCpusWrite::NoMtrrs => return Err(Errno::EOPNOTSUPP),
     };
     ranges.refetch(&read_back);
-    let saved_types = SET_TYPES.lock().clone();
-    let mut set_types = SET_TYPES.lock();
-    set_types.retain(|&(b, l, _)| !(b == base && l == len));
-    if let Some(memtype) = memtype {
-        set_types.push((base, len, memtype));
-    } else if set_types.is_empty() {
-        *set_types = Vec::new();
-    }
-    drop(set_types);
-    if crate::dev::mem::retype_range(base, len).is_err() {
+    let saved_types = memtype::saved_set_types();
+    memtype::record_set(base, len, new_type);
+    if memtype::retype_range(base, len).is_err() {
         // All or nothing, mappings included: the registers, the set types and the
         // mappings go back to what they were, and the SET fails.
-        *SET_TYPES.lock() = saved_types;
+        memtype::restore_set_types(saved_types);
         let _ = mtrr::write_all_cpus(&state.registers);
-        let _ = crate::dev::mem::retype_range(base, len);
+        let _ = memtype::retype_range(base, len);
         return Err(Errno::ENOMEM);
     }
     state.ranges = ranges;
@@ -225,22 +214,9 @@ pub fn memtype_query(phys: u64) -> MemtypeQuery {
     MemtypeQuery { mtrr, pat, effective }
 }
 
-/// `/proc/pat_memtype_list` in Linux's format: each range the kernel maps with a chosen
-/// type (memrange settings and /dev/mem mmaps), `PAT: [mem 0xSTART-0xEND] TYPE`.
+/// `/proc/pat_memtype_list` in Linux's format (mm's memory-type authority keeps it).
 pub fn pat_memtype_list_text() -> String {
-    let mut entries: Vec<(u64, u64, MemoryType)> = SET_TYPES.lock().clone();
-    crate::mm::registry::ranges(|start, end, memtype| entries.push((start, end - start, memtype)));
-    entries.sort_unstable_by_key(|&(base, len, _)| (base, len));
-    let mut text = String::new();
-    for (base, len, memtype) in entries {
-        let _ = writeln!(
-            text,
-            "PAT: [mem {base:#018x}-{:#018x}] {}",
-            base.saturating_add(len),
-            memtype.pat_name()
-        );
-    }
-    text
+    memtype::pat_memtype_list_text()
 }
 
 /// Whether the MTRRs hold what the descriptor list says (the fuzzer's invariant):
@@ -253,23 +229,6 @@ pub fn registers_match_model() -> KResult<bool> {
         let now = mtrr::read_all().ok_or(Errno::EOPNOTSUPP)?;
         Ok(now == state.registers && state.ranges.to_registers(&state.registers) == now)
     })
-}
-
-/// Heap bytes held for the types memrange set: kernel state that lives as long as the
-/// ranges do (the fuzzer leaves it out of its heap baseline).
-#[cfg(any(test, feature = "fuzz"))]
-pub fn retained_heap_bytes() -> usize {
-    SET_TYPES.lock().capacity() * size_of::<(u64, u64, MemoryType)>()
-}
-
-/// The type memrange set for the page holding `phys`, if any (the last SET wins).
-pub fn registered_type(phys: u64) -> Option<MemoryType> {
-    SET_TYPES
-        .lock()
-        .iter()
-        .rev()
-        .find(|&&(base, len, _)| phys >= base && phys - base < len)
-        .map(|&(_, _, t)| t)
 }
 
 /// The type the MTRRs give `phys`, or `None` without MTRRs or for an undefined mix.

@@ -26,6 +26,8 @@ pub fn init() {
     crate::vfs::register_driver(vfs_core::devnum::TTYAUX_MAJOR, &console::ConsoleDriver);
     memrange::register_proc_files();
     mem::register_proc_files();
+    // mm's memory-type authority re-types live /dev/mem mappings by these rules.
+    crate::mm::memtype::set_mmap_rules(mem::mmap_types);
     msr::init();
 }
 

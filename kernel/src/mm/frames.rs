@@ -56,8 +56,13 @@ impl FrameStats {
 static MANAGED: spin::Once<u64> = spin::Once::new();
 
 /// `direct_map_tables`: the frames mm::direct_map took for its page tables, at the start
-/// of a usable region; they are never managed.
-pub(super) fn init(boot_info: &BootInfo, direct_map_tables: core::ops::Range<u64>) {
+/// of a usable region; they are never managed. `page_is_ram`: the physical map's word
+/// on a page (a frame it does not call System RAM is never managed).
+pub(super) fn init(
+    boot_info: &BootInfo,
+    direct_map_tables: core::ops::Range<u64>,
+    page_is_ram: impl Fn(u64) -> bool,
+) {
     let (low, high) = (
         crate::arch::smp::TRAMPOLINE_PHYS,
         crate::arch::smp::TRAMPOLINE_PHYS + crate::arch::smp::TRAMPOLINE_LEN,
@@ -84,9 +89,7 @@ pub(super) fn init(boot_info: &BootInfo, direct_map_tables: core::ops::Range<u64
     // Two bitmaps: free frames, then managed frames.
     let bytes = (2 * words * 8) as u64;
     let storage_frames = bytes.div_ceil(PAGE_SIZE);
-    let ram = super::physmap::map();
-    let all_ram =
-        |start: u64, len: u64| (start..start + len).step_by(PAGE_SIZE as usize).all(|p| ram.page_is_ram(p));
+    let all_ram = |start: u64, len: u64| (start..start + len).step_by(PAGE_SIZE as usize).all(&page_is_ram);
     let Some((storage, _)) = usable().find(|&(start, end)| {
         end - start >= storage_frames * PAGE_SIZE && all_ram(start, storage_frames * PAGE_SIZE)
     }) else {
@@ -108,7 +111,7 @@ pub(super) fn init(boot_info: &BootInfo, direct_map_tables: core::ops::Range<u64
             // The bootloader's "usable" and the physical map agree on what is RAM: a frame
             // that another firmware region overlaps (the map gives the other kind
             // precedence) is never handed out.
-            if !ram.page_is_ram(phys) {
+            if !page_is_ram(phys) {
                 continue;
             }
             if bitmap.free(frame).is_ok() {

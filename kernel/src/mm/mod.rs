@@ -10,6 +10,7 @@ pub mod direct_map;
 pub mod frames;
 pub mod heap;
 pub mod layout;
+pub mod memtype;
 pub mod nofault;
 pub mod paging;
 pub mod physmap;
@@ -39,7 +40,8 @@ pub fn init(boot_info: &'static BootInfo) -> [u64; 3] {
     paging::init();
     physmap::init(boot_info);
     let physmap_done = now();
-    frames::init(boot_info, table_frames);
+    let map = physmap::map();
+    frames::init(boot_info, table_frames, |page| map.page_is_ram(page));
     let frames_done = now();
     heap::init();
     window::init();

@@ -161,7 +161,7 @@ pub struct Process {
     /// Pages of anonymous memory mapped, against the limit.
     pub anon_pages: u64,
     pub device_mappings: Vec<DeviceMapping>,
-    /// `dev::mem::retype_count()` when the device mappings' types were last brought in
+    /// `mm::memtype::retype_count()` when the device mappings' types were last brought in
     /// line with the driver's mappings they alias.
     pub retypes_seen: u64,
     pub signal_actions: BTreeMap<u32, [u8; 32]>,
@@ -275,7 +275,7 @@ pub fn run(
         mmap_next: exec::MMAP_TOP,
         anon_pages: 0,
         device_mappings: Vec::new(),
-        retypes_seen: crate::dev::mem::retype_count(),
+        retypes_seen: crate::mm::memtype::retype_count(),
         signal_actions: BTreeMap::new(),
         signal_mask: 0,
         unknown_logged: BTreeSet::new(),

@@ -154,7 +154,7 @@ fn map_file(
 /// Gives each live page of the process's /dev/mem mappings the type of the driver's
 /// mapping it aliases, after memrange re-typed those (one page, one type).
 pub fn sync_device_types(p: &mut Process) {
-    p.retypes_seen = crate::dev::mem::retype_count();
+    p.retypes_seen = crate::mm::memtype::retype_count();
     for mapping in &p.device_mappings {
         for offset in (0..mapping.len).step_by(PAGE_SIZE as usize) {
             if !mapping.is_live(mapping.start + offset) {
@@ -268,7 +268,7 @@ mod tests {
             mmap_next: 0x7000_0000_0000,
             anon_pages: 0,
             device_mappings: Vec::new(),
-            retypes_seen: crate::dev::mem::retype_count(),
+            retypes_seen: crate::mm::memtype::retype_count(),
             signal_actions: BTreeMap::new(),
             signal_mask: 0,
             unknown_logged: BTreeSet::new(),
@@ -304,7 +304,7 @@ mod tests {
         };
         assert_eq!(user_type(&p, at), MemoryType::WriteBack, "a hole the MTRRs call WB");
         set(base, len, MDF_WRITECOMBINE, MEMRANGE_SET_UPDATE).unwrap();
-        assert_ne!(p.retypes_seen, crate::dev::mem::retype_count(), "the SET re-typed mappings");
+        assert_ne!(p.retypes_seen, crate::mm::memtype::retype_count(), "the SET re-typed mappings");
         sync_device_types(&mut p);
         assert_eq!(user_type(&p, at), MemoryType::WriteCombining);
         assert_eq!(user_type(&p, at + 0x1000), MemoryType::WriteCombining);

@@ -63,7 +63,7 @@ pub fn handle(frame: &mut SyscallFrame) {
                 let outcome = dispatch(process, number, args);
                 // A MEMRANGE_SET or /proc/mtrr write re-typed the driver's mappings:
                 // the process's aliases follow before it runs again.
-                if crate::dev::mem::retype_count() != process.retypes_seen {
+                if crate::mm::memtype::retype_count() != process.retypes_seen {
                     memory::sync_device_types(process);
                 }
                 outcome

@@ -542,7 +542,7 @@ fn a_set_whose_retyping_fails_changes_nothing() {
     let addr = ctx.mmap(fd, base, 0x1000, PROT_READ, MAP_SHARED).unwrap();
     let before = (mtrr::read_all().unwrap(), get(&mut ctx, fd, 96).unwrap(), query(addr).unwrap().memtype);
     let list_before = crate::dev::memrange::pat_memtype_list_text();
-    crate::dev::mem::FAIL_NEXT_RETYPE.store(true, core::sync::atomic::Ordering::SeqCst);
+    crate::mm::memtype::FAIL_NEXT_RETYPE.store(true, core::sync::atomic::Ordering::SeqCst);
     assert_eq!(
         set(&mut ctx, fd, base, len, MDF_WRITECOMBINE, "fail", MEMRANGE_SET_UPDATE),
         Err(Errno::ENOMEM)
