@@ -131,9 +131,9 @@ fn start_cpus(boot_info: &BootInfo) {
     // Each AP's kernel stack, between two guard pages.
     let mut new_stack = || mm::window::allocate_stack(arch::smp::AP_STACK_PAGES).ok();
     #[allow(unsafe_code)]
-    // SAFETY: DIRECT_MAP_BASE maps all physical memory (mm::init checked the
-    // bootloader's offset); the trampoline pages are usable RAM (checked above) below
-    // the frames the allocator hands out, used by nothing else; `allocate_stack` maps
+    // SAFETY: DIRECT_MAP_BASE maps System RAM (mm::direct_map built it); the trampoline
+    // pages are usable RAM (checked above) below the frames the allocator hands out, used
+    // by nothing else; `allocate_stack` maps
     // fresh frames at fresh window addresses, never freed, and returns the aligned top;
     // the BSP's APIC is enabled and init_bsp has run.
     let report = unsafe { arch::smp::start_aps(&madt.aps, mm::layout::DIRECT_MAP_BASE, &mut new_stack) };

@@ -144,3 +144,35 @@ pub unsafe fn load_page_table(root: u64) {
     // SAFETY: the caller vouches that the table maps the kernel.
     unsafe { Cr3::write(frame, Cr3Flags::empty()) };
 }
+
+/// Whether SMAP is on (set by `usermode::init` from CPUID, before CR4.SMAP).
+static SMAP: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Records whether SMAP is (about to be) on: STAC/CLAC are used only then.
+pub(super) fn record_smap(on: bool) {
+    SMAP.store(on, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether SMAP was recorded as on.
+pub(super) fn smap_recorded() -> bool {
+    SMAP.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// Opens the window in which the kernel may touch user pages (STAC), if SMAP is on.
+#[inline(always)]
+pub(super) fn user_access_begin() {
+    if smap_recorded() {
+        // SAFETY: STAC exists (SMAP is on only when CPUID reports it); it only allows
+        // the kernel's accesses to user pages until the matching CLAC.
+        unsafe { core::arch::asm!("stac", options(nomem, nostack)) };
+    }
+}
+
+/// Closes the window (CLAC).
+#[inline(always)]
+pub(super) fn user_access_end() {
+    if smap_recorded() {
+        // SAFETY: as for STAC.
+        unsafe { core::arch::asm!("clac", options(nomem, nostack)) };
+    }
+}

@@ -255,7 +255,7 @@ impl Width {
 pub unsafe fn read_nofault(address: u64, width: Width) -> Option<u64> {
     let mut value = 0u64;
     let out = (&raw mut value).cast::<u8>();
-    super::usermode::user_access_begin();
+    super::cpu::user_access_begin();
     // SAFETY: the routine reads one aligned value of the given width (the caller vouches
     // for it) and writes it to `value`, whose storage is at least that wide; on
     // little-endian x86 the low bytes come first.
@@ -267,7 +267,7 @@ pub unsafe fn read_nofault(address: u64, width: Width) -> Option<u64> {
             Width::U64 => devmem_nofault_read64(address as *const u64, out.cast()),
         }
     };
-    super::usermode::user_access_end();
+    super::cpu::user_access_end();
     (failed == 0).then_some(value)
 }
 
@@ -279,7 +279,7 @@ pub unsafe fn read_nofault(address: u64, width: Width) -> Option<u64> {
 /// `address` must be aligned to `width` and, where mapped, writable memory that no live
 /// Rust reference covers (or a device register whose side effects the caller wants).
 pub unsafe fn write_nofault(address: u64, width: Width, value: u64) -> bool {
-    super::usermode::user_access_begin();
+    super::cpu::user_access_begin();
     // SAFETY: one aligned store of the given width, which the caller vouches for.
     let failed = unsafe {
         match width {
@@ -289,7 +289,7 @@ pub unsafe fn write_nofault(address: u64, width: Width, value: u64) -> bool {
             Width::U64 => devmem_nofault_write64(address as *mut u64, value),
         }
     };
-    super::usermode::user_access_end();
+    super::cpu::user_access_end();
     failed == 0
 }
 
@@ -335,11 +335,11 @@ pub(super) fn fixup(frame: &mut InterruptStackFrame) -> bool {
 pub unsafe fn copy_nofault(dst: *mut u8, src: *const u8, len: usize) -> usize {
     // The only place the kernel touches user memory, with copy_qwords and the single
     // accesses: under SMAP, between STAC and CLAC.
-    super::usermode::user_access_begin();
+    super::cpu::user_access_begin();
     // SAFETY: the routine touches only [src, src+len) and [dst, dst+len), which the
     // caller vouches for where mapped; faults go through the exception table.
     let left = unsafe { devmem_nofault_copy(dst, src, len) };
-    super::usermode::user_access_end();
+    super::cpu::user_access_end();
     len - left
 }
 
@@ -352,9 +352,9 @@ pub unsafe fn copy_nofault(dst: *mut u8, src: *const u8, len: usize) -> usize {
 /// Both addresses must be 8-byte aligned; where mapped, the ranges must be valid to read
 /// and write as for [`copy_nofault`].
 pub unsafe fn copy_qwords_nofault(dst: *mut u64, src: *const u64, qwords: usize) -> usize {
-    super::usermode::user_access_begin();
+    super::cpu::user_access_begin();
     // SAFETY: as `copy_nofault`, with 8-byte units; the caller guarantees alignment.
     let left = unsafe { devmem_nofault_copy_qwords(dst, src, qwords) };
-    super::usermode::user_access_end();
+    super::cpu::user_access_end();
     qwords - left
 }

@@ -93,11 +93,11 @@ pub fn selectors() -> Selectors {
 }
 
 /// The TSS of each AP, by CPU number (CPU 0, the BSP, uses the static `TSS`).
-static AP_TSS: [AtomicPtr<Tss>; super::smp::MAX_CPUS] =
-    [const { AtomicPtr::new(core::ptr::null_mut()) }; super::smp::MAX_CPUS];
+static AP_TSS: [AtomicPtr<Tss>; super::percpu::MAX_CPUS] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; super::percpu::MAX_CPUS];
 
 fn this_cpu_tss() -> &'static Tss {
-    let cpu = super::smp::current_cpu();
+    let cpu = super::percpu::current_cpu();
     let ap = AP_TSS.get(cpu).map_or(core::ptr::null_mut(), |slot| slot.load(Ordering::Acquire));
     // SAFETY: a non-null entry was leaked by `ApTables::new` and is never freed.
     if ap.is_null() { &TSS } else { unsafe { &*ap } }

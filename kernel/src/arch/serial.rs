@@ -43,7 +43,7 @@ impl core::ops::DerefMut for Com1Guard {
 
 fn lock_com1() -> Com1Guard {
     let guard = COM1.lock();
-    COM1_OWNER.store(super::smp::current_cpu() + 1, Ordering::Release);
+    COM1_OWNER.store(super::percpu::current_cpu() + 1, Ordering::Release);
     Com1Guard(guard)
 }
 
@@ -208,7 +208,7 @@ fn send(uart: &mut Uart16550<PioBackend>, bytes: &[u8]) {
 /// never returns to the interrupted holder, so no one will use the guard that is forgotten
 /// here. A lock held by another CPU is left to it (it releases it when its write ends).
 pub fn unlock_for_panic() {
-    if COM1.is_locked() && COM1_OWNER.load(Ordering::Acquire) == super::smp::current_cpu() + 1 {
+    if COM1.is_locked() && COM1_OWNER.load(Ordering::Acquire) == super::percpu::current_cpu() + 1 {
         // SAFETY: see above; the previous holder will never run again.
         unsafe { COM1.force_unlock() };
     }

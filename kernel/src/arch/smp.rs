@@ -27,7 +27,7 @@ use x86_64::registers::model_specific::{GsBase, KernelGsBase};
 use super::{apic, cpu, gdt};
 
 /// The most CPUs the kernel drives (a [`CpuSet`] is a 64-bit mask).
-pub const MAX_CPUS: usize = 64;
+pub use super::percpu::{MAX_CPUS, current_cpu};
 
 /// The physical page of the AP trampoline, and the three page-table pages after it:
 /// below 1 MiB, where the frame allocator never hands out frames (`mm::frames`).
@@ -145,19 +145,6 @@ pub fn shootdowns_needed() -> bool {
 }
 static ONLINE: AtomicU64 = AtomicU64::new(0);
 
-/// The number of the CPU this runs on (0 before [`init_bsp`]).
-pub fn current_cpu() -> usize {
-    let base = CPUS.as_ptr() as u64;
-    let size = size_of::<PerCpu>() as u64;
-    for value in [GsBase::read().as_u64(), KernelGsBase::read().as_u64()] {
-        let offset = value.wrapping_sub(base);
-        if offset < size * MAX_CPUS as u64 && offset % size == 0 {
-            return (offset / size) as usize;
-        }
-    }
-    0
-}
-
 /// This CPU's state.
 pub(super) fn this_cpu() -> &'static PerCpu {
     &CPUS[current_cpu()]
@@ -195,6 +182,7 @@ pub fn identity(cpu: usize) -> Option<vfs_core::cpuinfo::CpuId> {
 
 /// Points IA32_GS_BASE and IA32_KERNEL_GS_BASE at CPU `cpu`'s state.
 pub(super) fn install_gs(cpu: usize) {
+    super::percpu::register_areas(CPUS.as_ptr() as u64, size_of::<PerCpu>() as u64);
     let area = VirtAddr::from_ptr(&CPUS[cpu]);
     GsBase::write(area);
     KernelGsBase::write(area);
@@ -339,7 +327,23 @@ static BSP_CR0: AtomicU64 = AtomicU64::new(0);
 /// The BSP's MTRRs: the firmware programs only the BSP's (QEMU's SeaBIOS leaves the APs'
 /// disabled, so all their memory would be uncached), and each AP copies them, as Linux's
 /// `mtrr_ap_init` does.
-static BSP_MTRRS: Once<memrange::MtrrRegisters> = Once::new();
+/// What the rest of arch does around an AP's start (`arch::init` registers it): `smp`
+/// brings the CPU up and gives it its tables and GS; the interrupt table, ring-3 set-up,
+/// PAT and MTRRs are theirs.
+#[derive(Clone, Copy)]
+pub struct ApHooks {
+    /// On the BSP, once, before the first AP starts (to record what the APs copy).
+    pub before_start: fn(),
+    /// On each AP, with its GDT, TSS and GS loaded, interrupts off.
+    pub on_ap: fn(),
+}
+
+static AP_HOOKS: Once<ApHooks> = Once::new();
+
+/// Registers the AP hooks (once; `arch::init`).
+pub fn set_ap_hooks(hooks: ApHooks) {
+    AP_HOOKS.call_once(|| hooks);
+}
 /// Each AP's GDT and TSS, made by the BSP before the AP starts.
 static AP_TABLES: [Once<gdt::ApTables>; MAX_CPUS] = [const { Once::new() }; MAX_CPUS];
 /// Set by an AP as soon as it runs Rust code.
@@ -375,7 +379,8 @@ fn delay_us(us: u64) {
 /// Starts the APs with these APIC IDs, one after the other, as CPUs 1, 2, ...
 ///
 /// # Safety
-/// `direct_map_base` must be where all physical memory is mapped, and the
+/// `direct_map_base` must be where physical memory is mapped (the direct map, which
+/// covers the trampoline's RAM pages), and the
 /// [`TRAMPOLINE_LEN`] bytes at [`TRAMPOLINE_PHYS`] RAM that nothing else uses, now or
 /// later (the frame allocator never hands them out). Each address `new_stack` returns must
 /// be the 16-byte aligned top of [`AP_STACK_PAGES`] pages of mapped, writable kernel
@@ -408,8 +413,8 @@ pub unsafe fn start_aps(
     KERNEL_CR3.store(kernel_root, Ordering::Release);
     BSP_CR4.store(Cr4::read_raw(), Ordering::Release);
     BSP_CR0.store(Cr0::read_raw(), Ordering::Release);
-    if let Some(mtrrs) = super::mtrr::read_all() {
-        BSP_MTRRS.call_once(|| mtrrs);
+    if let Some(hooks) = AP_HOOKS.get() {
+        (hooks.before_start)();
     }
     // SAFETY: the caller gives us the four trampoline pages (RAM, unused by anything
     // else) through the direct map; the kernel's top-level table is read through the
@@ -506,12 +511,8 @@ extern "C" fn ap_entry(cpu: usize) -> ! {
     let tables = AP_TABLES[cpu].get().expect("the BSP made this AP's tables before starting it");
     tables.load(cpu);
     install_gs(cpu);
-    super::idt::init();
-    cpu::enable_protection_features();
-    super::usermode::init_cpu();
-    let _ = super::pat::program();
-    if let Some(mtrrs) = BSP_MTRRS.get() {
-        let _ = super::mtrr::write_all(mtrrs);
+    if let Some(hooks) = AP_HOOKS.get() {
+        (hooks.on_ap)();
     }
     let global = Cr4Flags::from_bits_truncate(BSP_CR4.load(Ordering::Acquire)) & Cr4Flags::PAGE_GLOBAL;
     // SAFETY: global pages only keep the kernel's translations across CR3 loads, as on

@@ -215,7 +215,6 @@ const SYSCALL_MASK: RFlags = RFlags::TRAP_FLAG
     .union(RFlags::ALIGNMENT_CHECK)
     .union(RFlags::NESTED_TASK);
 
-static SMAP: AtomicBool = AtomicBool::new(false);
 static SMEP: AtomicBool = AtomicBool::new(false);
 
 /// Sets up SYSCALL/SYSRET, FPU/SSE for user code, and SMEP/SMAP where CPUID has them,
@@ -225,7 +224,7 @@ pub fn init() {
     SMEP.store(features.smep, Ordering::Relaxed);
     // SMAP is recorded as on before CR4.SMAP is set: extable's copies open a STAC
     // window once it is.
-    SMAP.store(features.smap, Ordering::Relaxed);
+    super::cpu::record_smap(features.smap);
     init_cpu();
 }
 
@@ -258,7 +257,7 @@ pub(super) fn init_cpu() {
         // SAFETY: the kernel never executes code in user pages.
         unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION)) };
     }
-    if SMAP.load(Ordering::Relaxed) {
+    if super::cpu::smap_recorded() {
         // SAFETY: the kernel reaches user memory only through extable's copies, which
         // open a STAC window once SMAP is recorded as on (just above).
         unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION)) };
@@ -267,26 +266,7 @@ pub(super) fn init_cpu() {
 
 /// Whether SMEP and SMAP are on.
 pub fn smep_smap() -> (bool, bool) {
-    (SMEP.load(Ordering::Relaxed), SMAP.load(Ordering::Relaxed))
-}
-
-/// Opens the window in which the kernel may touch user pages (STAC), if SMAP is on.
-#[inline(always)]
-pub(super) fn user_access_begin() {
-    if SMAP.load(Ordering::Relaxed) {
-        // SAFETY: STAC exists (SMAP is on only when CPUID reports it); it only allows
-        // the kernel's accesses to user pages until the matching CLAC.
-        unsafe { core::arch::asm!("stac", options(nomem, nostack)) };
-    }
-}
-
-/// Closes the window (CLAC).
-#[inline(always)]
-pub(super) fn user_access_end() {
-    if SMAP.load(Ordering::Relaxed) {
-        // SAFETY: as for STAC.
-        unsafe { core::arch::asm!("clac", options(nomem, nostack)) };
-    }
+    (SMEP.load(Ordering::Relaxed), super::cpu::smap_recorded())
 }
 
 /// The state a program starts in.
@@ -339,7 +319,7 @@ pub unsafe fn enter_user(entry: UserEntry) -> u64 {
     // CPU's state again.
     smp::install_gs(smp::current_cpu());
     FsBase::write(VirtAddr::zero());
-    user_access_end();
+    super::cpu::user_access_end();
     super::cpu::enable_interrupts();
     status
 }
