@@ -41,45 +41,46 @@ pub fn read_all() -> Option<MtrrRegisters> {
     Some(regs)
 }
 
-/// Writes the fixed (when `current`'s MTRRCAP has them) and the variable ranges of `regs`.
+/// The one place an MTRR MSR is written (test kernels record each write here, and can
+/// make one go wrong: see [`testing`]).
 ///
 /// # Safety
 ///
-/// Inside the SDM procedure, with DEF_TYPE.E clear; `current` is this CPU's registers (its
-/// MTRRCAP says which MSRs exist) and `regs` comes from the memrange model, which only
-/// produces valid types and masks.
-unsafe fn write_ranges(current: &MtrrRegisters, regs: &MtrrRegisters) {
-    // SAFETY: as the caller promises: the MSRs exist and the values are valid.
-    unsafe {
-        if current.fixed_supported() {
-            for (value, msr) in regs.fixed.iter().zip(FIXED) {
-                Msr::new(msr).write(*value);
-            }
-        }
-        for (i, (base, mask)) in regs.variable.iter().enumerate().take(current.variable_count()) {
-            Msr::new(PHYSBASE0 + 2 * i as u32).write(*base);
-            Msr::new(PHYSBASE0 + 2 * i as u32 + 1).write(*mask);
-        }
-    }
+/// Inside the SDM procedure (caches disabled, DEF_TYPE.E clear unless this is the final
+/// DEF_TYPE write); `msr` exists on this CPU (its MTRRCAP says so) and `value` comes from
+/// the memrange model, which only produces valid types and masks.
+unsafe fn write_msr(msr: u32, value: u64) {
+    #[cfg(test)]
+    let value = testing::record(msr, value);
+    // SAFETY: as the caller promises.
+    unsafe { Msr::new(msr).write(value) }
+}
+
+/// The writes that take this CPU's MTRRs to `regs`, in the host-tested order of
+/// `MtrrRegisters::msr_values` (the fixed ranges, the variable pairs, DEF_TYPE last), for
+/// the MSRs this CPU's MTRRCAP (`current.cap`) declares, whatever `regs.cap` says.
+fn writes_for(current: &MtrrRegisters, regs: &MtrrRegisters) -> alloc::vec::Vec<(u32, u64)> {
+    MtrrRegisters { cap: current.cap, ..*regs }.msr_values().collect()
 }
 
 /// Writes every fixed and variable MTRR and DEF_TYPE from `regs`, with the procedure of
-/// SDM Vol. 3A, 11.11.8: interrupts off, CR0.CD set, caches flushed, PGE cleared
-/// (inside `with_caches_disabled`), DEF_TYPE.E cleared while the ranges change, then
-/// everything restored. This CPU's MTRRs only: with more than one CPU online, every CPU
-/// must do it together, inside `smp::rendezvous`.
+/// SDM Vol. 3A, 11.11.8: interrupts off, CR0.CD set, caches flushed, PGE cleared for the
+/// whole change (inside `with_caches_disabled`), DEF_TYPE.E cleared first, the ranges,
+/// DEF_TYPE last, then everything restored. This CPU's MTRRs only: with more than one CPU
+/// online, every CPU must do it together ([`write_all_cpus`]).
 /// Returns the registers as read back afterwards.
 pub fn write_all(regs: &MtrrRegisters) -> Option<MtrrRegisters> {
     let current = read_all()?;
+    let writes = writes_for(&current, regs);
     cpu::with_caches_disabled(|| {
-        // SAFETY: these MSRs exist (MTRRCAP says which), and the values come from the
-        // memrange model, which only produces valid types and masks (hardware would #GP
-        // on reserved bits; the model never sets them). Clearing E first means no access
-        // sees a half-written set of ranges.
+        // SAFETY: inside the procedure; `writes_for` names only MSRs this CPU has, with
+        // the model's values. Clearing E first means no access sees a half-written set
+        // of ranges; DEF_TYPE (E again) is the last write.
         unsafe {
-            Msr::new(DEF_TYPE).write(current.def_type & !DEF_TYPE_ENABLE);
-            write_ranges(&current, regs);
-            Msr::new(DEF_TYPE).write(regs.def_type);
+            write_msr(DEF_TYPE, current.def_type & !DEF_TYPE_ENABLE);
+            for &(msr, value) in &writes {
+                write_msr(msr, value);
+            }
         }
     });
     read_all()
@@ -122,6 +123,9 @@ pub fn write_all_cpus(regs: &MtrrRegisters) -> AllCpusWrite {
     use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
     let Some(current) = read_all() else { return AllCpusWrite::NoMtrrs };
     let disabled = current.def_type & !DEF_TYPE_ENABLE;
+    // Computed once for every CPU: the ranges, then DEF_TYPE (the last write).
+    let writes = writes_for(&current, regs);
+    let (ranges, last) = writes.split_at(writes.len() - 1);
     let differing = AtomicU64::new(0);
     let step = |phase: usize, cpu_number: usize| match phase {
         0 => {
@@ -138,21 +142,25 @@ pub fn write_all_cpus(regs: &MtrrRegisters) -> AllCpusWrite {
                 cpu::write_back_and_invalidate_caches();
                 Cr4::write(cr4 - Cr4Flags::PAGE_GLOBAL);
                 x86_64::instructions::tlb::flush_all();
-                Msr::new(DEF_TYPE).write(disabled);
+                write_msr(DEF_TYPE, disabled);
             }
         }
         1 => {
-            // SAFETY: these MSRs exist (this CPU's MTRRCAP equals the BSP's: the APs
-            // copied the BSP's MTRRs at bring-up) and the values come from the memrange
-            // model, which only produces valid types and masks.
-            unsafe { write_ranges(&current, regs) }
+            for &(msr, value) in ranges {
+                // SAFETY: these MSRs exist (this CPU's MTRRCAP equals the BSP's: the APs
+                // copied the BSP's MTRRs at bring-up) and the values come from the
+                // memrange model, which only produces valid types and masks.
+                unsafe { write_msr(msr, value) }
+            }
         }
         2 => {
             // SAFETY: DEF_TYPE from the model (valid type, E and FE as asked); the caches
             // are written back and the TLBs flushed before CR0 and CR4 get back the
             // values this CPU had in phase 0.
             unsafe {
-                Msr::new(DEF_TYPE).write(regs.def_type);
+                for &(msr, value) in last {
+                    write_msr(msr, value);
+                }
                 cpu::write_back_and_invalidate_caches();
                 x86_64::instructions::tlb::flush_all();
                 Cr0::write(Cr0Flags::from_bits_retain(SAVED_CR0[cpu_number].load(Ordering::Relaxed)));
@@ -190,4 +198,67 @@ pub fn read_all_on(cpu_number: usize) -> Option<MtrrRegisters> {
     };
     super::smp::rendezvous(1, &read).ok()?;
     cell.into_inner()
+}
+
+/// Test-only instruments of the writer: a recorder of the MSR writes of one CPU (their
+/// order, their values, and whether CR4.PGE was set at any of them), and a fault injector
+/// that makes one write go wrong so a read-back cannot match (QEMU never refuses a value,
+/// so the restore path could not be reached otherwise).
+#[cfg(test)]
+pub mod testing {
+    use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use spin::Mutex;
+    use x86_64::registers::control::{Cr4, Cr4Flags};
+
+    /// The CPU whose writes are recorded (plus one; 0: none).
+    static RECORDING: AtomicUsize = AtomicUsize::new(0);
+    static WRITES: Mutex<Vec<(u32, u64)>> = Mutex::new(Vec::new());
+    static PGE_SEEN: AtomicBool = AtomicBool::new(false);
+    static CORRUPT_NEXT: AtomicBool = AtomicBool::new(false);
+
+    /// Starts recording the MTRR writes this CPU makes from now on (a fresh list).
+    pub fn record_this_cpu() {
+        let mut writes = WRITES.lock();
+        writes.clear();
+        // Room for every write of one change, so recording never allocates inside the
+        // rendezvous (interrupts off, other CPUs waiting).
+        writes.reserve(64);
+        drop(writes);
+        PGE_SEEN.store(false, Ordering::SeqCst);
+        RECORDING.store(super::super::percpu::current_cpu() + 1, Ordering::SeqCst);
+    }
+
+    /// Stops recording; returns the writes (MSR, value) in order, and whether CR4.PGE
+    /// was set at any of them.
+    pub fn take_recording() -> (Vec<(u32, u64)>, bool) {
+        RECORDING.store(0, Ordering::SeqCst);
+        (core::mem::take(&mut *WRITES.lock()), PGE_SEEN.load(Ordering::SeqCst))
+    }
+
+    /// Makes the next write of IA32_MTRR_FIX64K_00000 (by whichever CPU comes first) put
+    /// a type one bit off (write-back becomes write-through: still a valid type), once.
+    pub fn corrupt_next_write() {
+        CORRUPT_NEXT.store(true, Ordering::SeqCst);
+    }
+
+    /// Called for every MTRR write: records it if this CPU is recorded, and returns the
+    /// value to write.
+    pub(super) fn record(msr: u32, value: u64) -> u64 {
+        if RECORDING.load(Ordering::SeqCst) == super::super::percpu::current_cpu() + 1 {
+            // `try_lock`: the writer runs with interrupts off and must not wait; the
+            // recorded CPU is the only one that pushes.
+            if let Some(mut writes) = WRITES.try_lock() {
+                writes.push((msr, value));
+            }
+            if Cr4::read().contains(Cr4Flags::PAGE_GLOBAL) {
+                PGE_SEEN.store(true, Ordering::SeqCst);
+            }
+        }
+        if msr == super::FIXED[0] && CORRUPT_NEXT.swap(false, Ordering::SeqCst) {
+            return value ^ 0x2;
+        }
+        value
+    }
 }

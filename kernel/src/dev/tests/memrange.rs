@@ -340,6 +340,47 @@ fn every_cpu_holds_the_same_mtrrs_after_each_set_and_remove() {
     }
 }
 
+/// A CPU whose MTRRs do not read back what was written makes the SET fail with EIO, and
+/// every CPU's MTRRs, the descriptor list and the model are put back as they were. QEMU
+/// never refuses a value, so the test-only injector in arch's writer makes one write of
+/// IA32_MTRR_FIX64K_00000 go one bit wrong.
+#[ktest(timeout = 60)]
+fn a_read_back_mismatch_puts_every_cpu_back() {
+    let (mut ctx, fd) = mem();
+    let before = mtrr::read_all().unwrap();
+    let (listed, _) = get(&mut ctx, fd, MAX_DESCRIPTORS as i32).unwrap();
+    mtrr::testing::corrupt_next_write();
+    let result = set(&mut ctx, fd, 0x1_0000_0000, 0x20_0000, MDF_WRITECOMBINE, "bad", MEMRANGE_SET_UPDATE);
+    assert_eq!(result, Err(Errno::EIO));
+    for cpu in crate::arch::smp::online_cpus().iter() {
+        assert_eq!(mtrr::read_all_on(cpu).as_ref(), Some(&before), "CPU {cpu} was not put back");
+    }
+    assert_eq!(get(&mut ctx, fd, MAX_DESCRIPTORS as i32).unwrap().0, listed, "the descriptor list changed");
+    assert_eq!(crate::dev::memrange::registers_match_model(), Ok(true));
+    assert!(!crate::mm::memtype::pat_memtype_list_text().contains("0x0000000100000000"), "a type was recorded");
+}
+
+/// The writer follows the SDM's order and the host-tested `msr_values()`: DEF_TYPE with E
+/// cleared first, then every range MSR in `msr_values()` order, DEF_TYPE (E again) last,
+/// and CR4.PGE clear at every write. Recorded on this CPU, through the path MEMRANGE_SET
+/// takes (the rendezvous of every CPU under `-smp 4`).
+#[ktest(timeout = 60)]
+fn the_mtrr_writes_follow_the_sdm_order() {
+    let (mut ctx, fd) = mem();
+    let before = mtrr::read_all().unwrap();
+    mtrr::testing::record_this_cpu();
+    set(&mut ctx, fd, 0x1_0000_0000, 0x20_0000, MDF_WRITECOMBINE, "order", MEMRANGE_SET_UPDATE).unwrap();
+    let (writes, pge_seen) = mtrr::testing::take_recording();
+    let after = mtrr::read_all().unwrap();
+    set(&mut ctx, fd, 0x1_0000_0000, 0x20_0000, 0, "", MEMRANGE_SET_REMOVE).unwrap();
+    assert!(!pge_seen, "CR4.PGE was set during the change");
+    let def_type = 0x2ff;
+    assert_eq!(writes.first(), Some(&(def_type, before.def_type & !(1 << 11))), "E cleared first");
+    let expected: Vec<(u32, u64)> = after.msr_values().collect();
+    assert_eq!(&writes[1..], &expected[..], "the ranges in msr_values() order, DEF_TYPE last");
+    assert_eq!(writes.last().map(|w| w.0), Some(def_type));
+}
+
 /// A CPU that does not come to the rendezvous makes MEMRANGE_SET fail with EBUSY, and
 /// no CPU's MTRRs changed.
 #[ktest(timeout = 60)]
