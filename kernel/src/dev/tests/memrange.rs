@@ -357,7 +357,10 @@ fn a_read_back_mismatch_puts_every_cpu_back() {
     }
     assert_eq!(get(&mut ctx, fd, MAX_DESCRIPTORS as i32).unwrap().0, listed, "the descriptor list changed");
     assert_eq!(crate::dev::memrange::registers_match_model(), Ok(true));
-    assert!(!crate::mm::memtype::pat_memtype_list_text().contains("0x0000000100000000"), "a type was recorded");
+    assert!(
+        !crate::mm::memtype::pat_memtype_list_text().contains("0x0000000100000000"),
+        "a type was recorded"
+    );
 }
 
 /// The writer follows the SDM's order and the host-tested `msr_values()`: DEF_TYPE with E
