@@ -1,6 +1,6 @@
 //! Firmware that leaves the MTRRs disabled (DEF_TYPE.E = 0): memrange has nothing to
-//! describe, so MEMRANGE_GET and MEMRANGE_SET are ENXIO (FreeBSD's memdev.c, devmem-spec
-//! B2). A boot of its own, because the kernel reads the MTRRs once, at the first ioctl.
+//! describe, so MEMRANGE_GET and MEMRANGE_SET are ENXIO (FreeBSD's `memdev.c`). A boot of
+//! its own, because the kernel reads the MTRRs once, at the first ioctl.
 #![no_std]
 #![no_main]
 #![feature(custom_test_frameworks)]

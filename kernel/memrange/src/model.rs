@@ -63,7 +63,7 @@ impl MemRanges {
     /// FIRMWARE, FIXBASE/FIXLEN/FIXACTIVE and the owner are kept; BOGUS is added, never
     /// removed; an ACTIVE descriptor with an empty owner (`mr_owner[0] == 0`) gets "BIOS".
     /// An inactive variable slot that the store step zeroed reads as base 0, length
-    /// `2^MAXPHYADDR`, type UC (as B3 says); raw firmware values in an inactive slot decode as is.
+    /// `2^MAXPHYADDR`, type UC (as FreeBSD's `x86_mrfetch` decodes it); raw firmware values in an inactive slot decode as is.
     pub fn refetch(&mut self, regs: &MtrrRegisters) {
         let nfixed = self.nfixed;
         let max_phys_bits = self.max_phys_bits;

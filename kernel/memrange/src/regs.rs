@@ -189,7 +189,7 @@ impl MtrrRegisters {
 }
 
 /// The rules this project adds to FreeBSD's so that what is recorded is what the hardware
-/// holds (devmem-spec part 0, second round), for an UPDATE of [base, base+len) with
+/// holds (docs/devices.md, second round), for an UPDATE of [base, base+len) with
 /// `memtype`: past 2^MAXPHYADDR is EINVAL (the CPU would mask the base onto lower memory;
 /// FreeBSD does not check), and write-combining on a CPU whose MTRRCAP lacks WC is
 /// EOPNOTSUPP.

@@ -1,6 +1,6 @@
 //! Moving bytes between a caller's buffer and device memory that is mapped: one
 //! naturally aligned access of the widest size that fits (8, 4, 2, 1) at a time, so a
-//! device register sees the width the user asked for (devmem-spec part 0 and the Tru64
+//! device register sees the width the user asked for (docs/devices.md and the Tru64
 //! lesson of part C).
 
 use crate::mm::nofault::{self, Width};

@@ -1,4 +1,4 @@
-//! /dev/kmem and /dev/allkmem: the offset is a kernel virtual address (part 0).
+//! /dev/kmem and /dev/allkmem: the offset is a kernel virtual address (docs/devices.md).
 //!
 //! Non-canonical or unmapped: EFAULT. A page that maps device memory: EIO on kmem (as
 //! illumos does); allkmem reads and writes it with naturally aligned accesses, like

@@ -1,4 +1,4 @@
-//! /dev/mem: the offset is a physical address (devmem-spec part 0).
+//! /dev/mem: the offset is a physical address (docs/devices.md).
 //!
 //! Page by page: at or above 2^MAXPHYADDR is EFAULT; with STRICT mode on (the default),
 //! System RAM above 1 MiB is EPERM; RAM is copied through the direct map; anything else
@@ -25,7 +25,7 @@ use crate::vfs::ops::{Caller, FileOps, Mapping, SeekPolicy};
 static STRICT: AtomicBool = AtomicBool::new(true);
 
 /// The memory types a /dev/mem mapping of the `pages` pages from `first` gets under the
-/// rules of part 0 (the MTRRs are read once for all of them); `None` for a page /dev/mem
+/// rules of docs/devices.md (the MTRRs are read once for all of them); `None` for a page /dev/mem
 /// may not touch.
 pub(super) fn mmap_types(first: u64, pages: u64, opened_sync: bool) -> Vec<Option<MemoryType>> {
     let mtrr_types = super::memrange::mtrr_types(first, pages);
@@ -191,7 +191,7 @@ impl FileOps for Mem {
         super::memrange::ioctl(cmd, arg, caller)
     }
 
-    /// Maps physical memory (part 0): MAP_SHARED only, page-aligned offset, no refused
+    /// Maps physical memory (docs/devices.md): MAP_SHARED only, page-aligned offset, no refused
     /// page (EPERM), each page with the memory type the rules give it, and no page
     /// mapped with two different types (EAGAIN).
     fn mmap(&self, offset: u64, len: u64, prot: u32, flags: u32, caller: &Caller) -> KResult<Mapping> {

@@ -2,7 +2,7 @@
 //! MTRRs, and the PAT side that makes the requested type the effective one.
 //!
 //! The rules live in the `memrange` crate (host-tested); this module is the glue: the
-//! ioctl shim of FreeBSD's `memdev.c` (B2), the commit with the SDM procedure (D) through
+//! ioctl shim of FreeBSD's `memdev.c`, the commit with the SDM procedure (Vol. 3A, 11.11.8) through
 //! `arch::mtrr`, and the re-typing of the kernel's own mappings of the range.
 
 use alloc::string::String;
@@ -29,7 +29,7 @@ struct State {
 }
 
 /// `Err` when there is nothing to drive: EOPNOTSUPP without MTRRs, ENXIO when the
-/// firmware left them disabled (B2).
+/// firmware left them disabled (FreeBSD `memdev.c`).
 static STATE: Mutex<Option<Result<State, Errno>>> = Mutex::new(None);
 
 fn with_state<R>(f: impl FnOnce(&mut State) -> KResult<R>) -> KResult<R> {
@@ -41,7 +41,7 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> KResult<R>) -> KResult<R> {
     });
     match state {
         Ok(state) => {
-            // MDF_BUSY follows the live /dev/mem mappings (devmem-spec part 0): GET shows
+            // MDF_BUSY follows the live /dev/mem mappings (docs/devices.md): GET shows
             // it, and the model refuses UPDATE and REMOVE of a busy range with EBUSY.
             state.ranges.mark_busy(memtype::user_mapped);
             f(state)
@@ -50,7 +50,7 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> KResult<R>) -> KResult<R> {
     }
 }
 
-/// The ioctl shim (FreeBSD `sys/dev/mem/memdev.c`, devmem-spec B2): ENOTTY for other
+/// The ioctl shim (FreeBSD `sys/dev/mem/memdev.c`): ENOTTY for other
 /// commands, then EOPNOTSUPP/ENXIO when there are no MTRRs to drive, EFAULT for bad
 /// pointers, EPERM for SET without uid 0.
 pub fn ioctl(cmd: u32, arg: u64, caller: &Caller) -> KResult<u64> {

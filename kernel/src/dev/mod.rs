@@ -1,5 +1,5 @@
 //! The memory devices of major 1, by minor: mem 1, kmem 2, null 3, port 4, zero 5,
-//! full 7, allkmem 13 (devmem-spec part 0). Drivers are found by number, so a node made
+//! full 7, allkmem 13 (docs/devices.md). Drivers are found by number, so a node made
 //! with `mknod` anywhere reaches the same driver.
 
 mod access;

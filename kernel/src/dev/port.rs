@@ -1,5 +1,5 @@
 //! /dev/port: the offset is an I/O port; one `inb`/`outb` per byte; end of file at
-//! 65536 (Linux drivers/char/mem.c read_port/write_port, devmem-spec A8).
+//! 65536 (Linux drivers/char/mem.c read_port/write_port).
 
 use alloc::vec;
 
@@ -16,7 +16,7 @@ pub struct Port;
 
 impl FileOps for Port {
     /// Reads the ports first, then copies them out: a bad buffer is EFAULT for the whole
-    /// call, after the ports were read (A8).
+    /// call, after the ports were read (Linux `read_port`/`write_port`).
     fn read(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
         let count = PORT_LIMIT.saturating_sub(offset).min(buf.len() as u64) as usize;
         let mut bytes = vec![0u8; count];
@@ -28,7 +28,7 @@ impl FileOps for Port {
     }
 
     /// Fetches each byte from the caller, then writes the port: a bad buffer stops the
-    /// transfer with the count so far, or EFAULT if none (A8).
+    /// transfer with the count so far, or EFAULT if none (Linux `read_port`/`write_port`).
     fn write(&self, offset: u64, buf: UserBuf<'_>) -> KResult<usize> {
         let count = PORT_LIMIT.saturating_sub(offset).min(buf.len() as u64) as usize;
         for i in 0..count {

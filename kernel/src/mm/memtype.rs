@@ -7,7 +7,7 @@
 //! The rules themselves (which type a /dev/mem mapping of a page gets) are the driver's:
 //! it registers them with [`set_mmap_rules`], so this module calls nothing above mm.
 //!
-//! Invariants (spec: `devmem-spec.md`, part 0, "Added in the second round"):
+//! Invariants (docs/devices.md, "/dev/mem" and "memrange"):
 //! - no page is mapped with two types: a RAM page mapped with another type re-types its
 //!   direct-map alias for the mapping's life ([`sync_direct_map`], Linux's
 //!   `kernel_map_sync_memtype`); any other conflict is refused (EAGAIN, by `registry`);
@@ -126,7 +126,7 @@ pub fn remove_mmap(record: &MmapRecord, unmap: impl FnOnce()) {
 }
 
 /// Whether a live user mmap of /dev/mem overlaps [base, base+len) (memrange's MDF_BUSY:
-/// "a live user mapping", devmem-spec part 0). The kernel's own mappings (tools, tests)
+/// "a live user mapping", docs/devices.md). The kernel's own mappings (tools, tests)
 /// are re-typed with the range instead.
 pub fn user_mapped(base: u64, len: u64) -> bool {
     let end = base.saturating_add(len);

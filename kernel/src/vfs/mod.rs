@@ -84,7 +84,7 @@ fn driver(major: u32) -> Option<&'static dyn ops::CharDriver> {
 
 const ROOT_DIR: Owner = Owner { uid: 0, gid: 0, perm: 0o755 };
 
-/// Builds the tree: `/dev` with the nodes of devmem-spec part 0, `/proc`, `/tmp`.
+/// Builds the tree: `/dev` with the nodes of docs/devices.md, `/proc`, `/tmp`.
 pub fn init() {
     ROOT.call_once(|| {
         let root = Inode::directory(ROOT_DIR, false);

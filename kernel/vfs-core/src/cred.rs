@@ -1,5 +1,5 @@
 //! Who a process is: user, group and supplementary groups (Linux `include/linux/cred.h`,
-//! POSIX "Process Credentials"), and the fixed user and group databases of part 0 of the
+//! POSIX "Process Credentials"), and the fixed user and group databases of docs/devices.md ("Opening") and the
 //! devmem spec (root, operator in group kmem, nobody).
 
 /// A user ID (`uid_t`).
@@ -89,17 +89,17 @@ pub struct Group {
     pub gid: Gid,
 }
 
-/// The kmem group, which may read /dev/mem and /dev/kmem (part 0; gid 15 as in Debian's base-passwd).
+/// The kmem group, which may read /dev/mem and /dev/kmem (docs/devices.md; gid 15 as in Debian's base-passwd).
 pub const KMEM_GID: Gid = 15;
 
-/// The user database of part 0.
+/// The user database of docs/devices.md ("Opening").
 pub const USERS: &[User] = &[
     User { name: "root", uid: 0, gid: 0, groups: &[0] },
     User { name: "operator", uid: 1000, gid: 1000, groups: &[1000, KMEM_GID] },
     User { name: "nobody", uid: 65534, gid: 65534, groups: &[65534] },
 ];
 
-/// The group database of part 0.
+/// The group database of docs/devices.md ("Opening").
 pub const GROUPS: &[Group] = &[
     Group { name: "root", gid: 0 },
     Group { name: "kmem", gid: KMEM_GID },

@@ -1,4 +1,4 @@
-//! The /dev/mem rules of part 0 of the devmem spec: which physical pages may be touched and
+//! The /dev/mem rules of docs/devices.md: which physical pages may be touched and
 //! how (Linux `arch/x86/mm/init.c` `devmem_is_allowed`, with this kernel's STRICT profile),
 //! mmap's argument checks (Linux `mmap_mem`, illumos `mmmmap`), the memory type of a mapping
 //! (Linux `phys_mem_access_prot_allowed` and `memtype_reserve`) and the no-alias rule.
@@ -43,7 +43,7 @@ pub fn page_access(
     }
 }
 
-/// mmap checks on /dev/mem (part 0, A6): offset not page-aligned -> EINVAL; len 0 -> EINVAL; flags without MAP_SHARED or with MAP_PRIVATE -> EINVAL; offset + len (rounded up to pages) overflowing or past 2^max_phys_bits -> EINVAL.
+/// mmap checks on /dev/mem (docs/devices.md; Linux `mmap_mem`): offset not page-aligned -> EINVAL; len 0 -> EINVAL; flags without MAP_SHARED or with MAP_PRIVATE -> EINVAL; offset + len (rounded up to pages) overflowing or past 2^max_phys_bits -> EINVAL.
 ///
 /// The mapping type must be exactly `MAP_SHARED` (so `MAP_SHARED_VALIDATE`, 3, is refused too);
 /// other flag bits are not looked at. A range whose last byte is u64::MAX is accepted when
@@ -57,7 +57,7 @@ pub fn check_mmap(offset: u64, len: u64, flags: u32, max_phys_bits: u32) -> Resu
     if beyond_max_phys(last, max_phys_bits) { Err(Errno::EINVAL) } else { Ok(()) }
 }
 
-/// The memory type a /dev/mem mmap gets for one page (part 0): a type registered by memrange for the range wins; else UC- when the file was opened O_SYNC; else WB for RAM; else WB if the MTRRs say WB for it, otherwise UC-.
+/// The memory type a /dev/mem mmap gets for one page (docs/devices.md): a type registered by memrange for the range wins; else UC- when the file was opened O_SYNC; else WB for RAM; else WB if the MTRRs say WB for it, otherwise UC-.
 pub fn mmap_memtype(
     access: PageAccess,
     opened_sync: bool,

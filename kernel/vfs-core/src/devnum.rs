@@ -1,4 +1,4 @@
-//! Device numbers and the memory-device nodes of part 0 of the devmem spec (Linux
+//! Device numbers and the memory-device nodes of docs/devices.md (Linux
 //! `include/linux/kdev_t.h`, `Documentation/admin-guide/devices.txt` major 1).
 
 use crate::cred::{Gid, KMEM_GID, Uid};
@@ -58,7 +58,7 @@ pub mod minor {
     pub const ALLKMEM: u32 = 13;
 }
 
-/// A /dev node of part 0 of devmem-spec: name, minor, mode (permission bits only), owner uid, group gid.
+/// A /dev node of docs/devices.md: name, minor, mode (permission bits only), owner uid, group gid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NodeSpec {
     /// The name under /dev.
@@ -84,7 +84,7 @@ const fn node(name: &'static str, minor: u32, mode: u32, gid: Gid) -> NodeSpec {
     NodeSpec { name, dev: DevNum::new(MEM_MAJOR, minor), mode, uid: 0, gid }
 }
 
-/// Exactly the table of part 0: mem 1,1 0660 root:kmem; kmem 1,2 0640 root:kmem; null 1,3 0666 root:root; port 1,4 0660 root:kmem; zero 1,5 0666; full 1,7 0666; allkmem 1,13 0600 root:root
+/// Exactly the table of docs/devices.md: mem 1,1 0660 root:kmem; kmem 1,2 0640 root:kmem; null 1,3 0666 root:root; port 1,4 0660 root:kmem; zero 1,5 0666; full 1,7 0666; allkmem 1,13 0600 root:root
 pub const MEM_NODES: &[NodeSpec] = &[
     node("mem", minor::MEM, 0o660, KMEM_GID),
     node("kmem", minor::KMEM, 0o640, KMEM_GID),
@@ -109,12 +109,12 @@ pub const TTY_NODES: &[NodeSpec] = &[
     NodeSpec { name: "tty", dev: DevNum::new(TTYAUX_MAJOR, TTY_MINOR), mode: 0o666, uid: 0, gid: 0 },
 ];
 
-/// The node of part 0 with minor `minor` under `MEM_MAJOR`; None means open gives ENXIO.
+/// The node of docs/devices.md's table with minor `minor` under `MEM_MAJOR`; None means open gives ENXIO.
 pub fn node_by_minor(minor: u32) -> Option<&'static NodeSpec> {
     MEM_NODES.iter().find(|node| node.dev.minor == minor)
 }
 
-/// The node of part 0 called `name` (without "/dev/").
+/// The node of docs/devices.md's table called `name` (without "/dev/").
 pub fn node_by_name(name: &str) -> Option<&'static NodeSpec> {
     MEM_NODES.iter().find(|node| node.name == name)
 }

@@ -93,7 +93,7 @@ pub const PROT_WRITE: u32 = 2;
 pub const PROT_EXEC: u32 = 4;
 /// Share the mapping: stores reach the file (for /dev/mem, the physical memory).
 pub const MAP_SHARED: u32 = 1;
-/// Private copy-on-write mapping (refused on /dev/mem by part 0).
+/// Private copy-on-write mapping (refused on /dev/mem: docs/devices.md).
 pub const MAP_PRIVATE: u32 = 2;
 /// Mask of the mapping type (`MAP_SHARED`, `MAP_PRIVATE`, `MAP_SHARED_VALIDATE` 3).
 pub const MAP_TYPE: u32 = 0x0f;

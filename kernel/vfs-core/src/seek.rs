@@ -1,6 +1,6 @@
 //! File offsets: lseek and the checks before a transfer (Linux `fs/read_write.c`
 //! `generic_file_llseek_size`, `vfs_setpos`, `rw_verify_area`, `ksys_pread64`, and
-//! `drivers/char/mem.c` `memory_lseek`, `null_lseek`; spec A3).
+//! `drivers/char/mem.c` `memory_lseek`, `null_lseek`).
 
 use crate::flags::{SEEK_CUR, SEEK_END, SEEK_SET};
 use errno::Errno;

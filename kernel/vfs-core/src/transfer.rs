@@ -1,5 +1,5 @@
 //! How a transfer on a memory device is cut up: into pages (Linux `drivers/char/mem.c`
-//! `read_mem`), into device-register accesses of natural width (part 0, the Tru64 lesson of
+//! `read_mem`), into device-register accesses of natural width (docs/devices.md, the Tru64 lesson of
 //! part C), and what a transfer that stops half-way returns (FreeBSD `uiomove`, illumos `mmrw`).
 
 use core::iter::FusedIterator;
@@ -39,7 +39,7 @@ impl Iterator for PageChunks {
 
 impl FusedIterator for PageChunks {}
 
-/// The partial-count rule of part 0 (FreeBSD/illumos): bytes moved before an error are returned as the result; the error only when nothing moved.
+/// The partial-count rule of docs/devices.md (FreeBSD/illumos): bytes moved before an error are returned as the result; the error only when nothing moved.
 pub fn partial(moved: usize, error: Errno) -> Result<usize, Errno> {
     if moved > 0 { Ok(moved) } else { Err(error) }
 }

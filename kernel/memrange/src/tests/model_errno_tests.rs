@@ -1,4 +1,4 @@
-//! Every rule and errno of MEMRANGE_SET (spec B3, FreeBSD `x86_mem.c` `x86_mrset`).
+//! Every rule and errno of MEMRANGE_SET (FreeBSD `x86_mem.c` `x86_mrset`).
 
 use super::*;
 use crate::regs::*;

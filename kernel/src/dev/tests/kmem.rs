@@ -89,7 +89,7 @@ fn kmem_cannot_be_mapped() {
 #[ktest]
 fn pread_refuses_kernel_half_offsets_as_linux_does() {
     // Kernel addresses are negative as a signed offset: pread/pwrite are EINVAL for
-    // them (ksys_pread64); lseek (unsigned for kmem) and read are the way (A3).
+    // them (ksys_pread64); lseek (unsigned for kmem) and read are the way (Linux `memory_lseek`).
     let mut ctx = root();
     let fd = ctx.open("/dev/kmem", O_RDONLY, 0).unwrap();
     let address = core::hint::black_box(&MESSAGE).as_ptr() as u64;

@@ -245,7 +245,7 @@ fn user_context() -> (Context, Fd) {
     (ctx, fd)
 }
 
-/// MDF_BUSY, managed (devmem-spec part 0): a range that a live user mapping of /dev/mem
+/// MDF_BUSY, managed (docs/devices.md): a range that a live user mapping of /dev/mem
 /// overlaps reads back busy, UPDATE and REMOVE of it are EBUSY, and the last munmap clears it.
 #[ktest]
 fn a_mapped_range_is_busy_until_the_last_munmap() {

@@ -14,9 +14,9 @@ use vfs_core::cred::{Credentials, user_by_name};
 
 use crate::vfs::{Context, Fd, UserBuf};
 
-/// A context for one of the users of devmem-spec part 0.
+/// A context for one of the users of docs/devices.md.
 pub fn as_user(name: &str) -> Context {
-    let user = user_by_name(name).expect("a user of part 0");
+    let user = user_by_name(name).expect("a user of docs/devices.md");
     Context::new(user.credentials())
 }
 

@@ -9,7 +9,7 @@ use super::{as_user, pread_array, root};
 use crate::ktest::ktest;
 use crate::vfs::UserBuf;
 
-/// What `open` gives each user of part 0, for every node and access mode.
+/// What `open` gives each user of docs/devices.md, for every node and access mode.
 #[ktest]
 fn the_open_rules_for_root_operator_and_nobody() {
     use Errno::{EACCES, EPERM};
@@ -55,7 +55,7 @@ fn nodes_have_the_numbers_modes_and_owners_of_part_0() {
         ("allkmem", 13, 0o600, 0),
     ];
     let entries = ctx.readdir("/dev").unwrap();
-    // Besides part 0's nodes, the terminals (console 5,1 and tty 5,0) and the directory
+    // Besides the memory devices' nodes, the terminals (console 5,1 and tty 5,0) and the directory
     // cpu (/dev/cpu/N/msr, 202,N 0600 for each online CPU).
     assert_eq!(entries.len(), expect.len() + 3);
     for cpu in crate::arch::smp::online_cpus().iter() {
