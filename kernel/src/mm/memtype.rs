@@ -215,7 +215,8 @@ pub fn sync_direct_map(phys: u64) {
 
 /// The invariant "no page is mapped with two types", checked: each page of every live
 /// /dev/mem mmap has the registry's type, and so has the direct map's alias of it when
-/// it is RAM. The first page that breaks it, described.
+/// it is RAM. The first page that breaks it, described. For the fuzzer and the tests.
+#[cfg(any(test, feature = "fuzz"))]
 pub fn check_one_type_per_page() -> Result<(), String> {
     use super::query::query;
     for record in MMAPS.lock().iter() {
