@@ -130,8 +130,13 @@ fn processes_start_exit_and_system_calls() {
     let total: u64 = (0..RUNS).map(|_| time_program(&["true"])).sum();
     let start_to_exit = total / RUNS;
     report("program_start_to_exit", start_to_exit / 1000, "us");
-    const CALLS: u64 = 1_000_000;
-    let loop_ns = time_program(&["syscalls", "1000000"]).saturating_sub(start_to_exit).max(1);
+    // The fastest of five runs: one run is a fraction of a second, which the host's other
+    // work (steal time on these machines) easily stretches by a third.
+    const CALLS: u64 = 200_000;
+    let loop_ns = (0..5)
+        .map(|_| time_program(&["syscalls", "200000"]).saturating_sub(start_to_exit).max(1))
+        .min()
+        .unwrap_or(1);
     report("syscall_round_trips", CALLS * 1_000_000_000 / loop_ns, "calls/s");
     // busybox dd reading the first MiB of /dev/mem in ring 3, 16 times.
     let dd_ns: u64 = (0..16)
