@@ -36,7 +36,10 @@ fn report(name: &str, value: u64, unit: &str) {
 /// Bytes per second reading `path` in 64 KiB reads, the offset going back to 0 after
 /// every `span` bytes.
 fn read_throughput(path: &str, span: u64) -> u64 {
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this test's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open(path, O_RDONLY, 0).expect("open");
     let mut buf = vec![0u8; CHUNK];
     let start = uptime_ns();
@@ -68,7 +71,10 @@ fn dev_mem_dev_zero_and_memcpy() {
 
 #[ktest(timeout = 600)]
 fn dev_port() {
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this test's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open("/dev/port", O_RDONLY, 0).unwrap();
     let mut buf = vec![0u8; 4096];
     let rounds = 64;
@@ -82,14 +88,17 @@ fn dev_port() {
 
 #[ktest(timeout = 600)]
 fn memrange_set_and_remove() {
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this test's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
-    let desc = MemRangeDesc::new(0x1_0000_0000, 0x1000_0000, MDF_WRITECOMBINE, "bench").to_bytes();
+    let mut desc = MemRangeDesc::new(0x1_0000_0000, 0x1000_0000, MDF_WRITECOMBINE, "bench").to_bytes();
     let rounds = 200;
     let start = uptime_ns();
     for _ in 0..rounds {
         for op in [MEMRANGE_SET_UPDATE, MEMRANGE_SET_REMOVE] {
-            let mut mro = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+            let mut mro = MemRangeOp { mo_desc: desc.as_mut_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
             ctx.ioctl(fd, MEMRANGE_SET, mro.as_mut_ptr() as u64).unwrap();
         }
     }
@@ -169,19 +178,21 @@ fn rate(bytes: u64, mut pass: impl FnMut()) -> u64 {
 fn physical_limits() {
     use kernel::mm::nofault::{read_kernel, read_qwords};
     use kernel::mm::window::{map_phys_range, unmap_phys_range};
-    use kernel::mm::{MemoryType, phys_to_virt};
+    use kernel::mm::{MemoryType, PhysAddr, VirtAddr, phys_to_virt};
 
     let mut buf = vec![0u8; 0x40000];
-    let copy = |va: u64, len: usize, buf: &mut [u8]| {
+    let copy = |va: VirtAddr, len: usize, buf: &mut [u8]| {
         rate(len as u64, || read_kernel(va, &mut buf[..len]).expect("a mapped range"))
     };
     // Whole RAM pages below 640 KiB (the page at 0x9f000 is partly the EBDA).
-    let ram = copy(phys_to_virt(0), 0x9f000.min(buf.len()), &mut buf);
-    let rom_mapping = map_phys_range(0xc0000, 0x40000, MemoryType::WriteBack).expect("a window mapping");
+    let ram = copy(phys_to_virt(PhysAddr::zero()), 0x9f000.min(buf.len()), &mut buf);
+    let rom_mapping =
+        map_phys_range(PhysAddr::new(0xc0000), 0x40000, MemoryType::WriteBack).expect("a window mapping");
     let rom = copy(rom_mapping.va, 0x40000, &mut buf);
     unmap_phys_range(rom_mapping);
     let loads = |phys: u64, len: u64| {
-        let mapping = map_phys_range(phys, len, MemoryType::UncachedMinus).expect("a window mapping");
+        let mapping =
+            map_phys_range(PhysAddr::new(phys), len, MemoryType::UncachedMinus).expect("a window mapping");
         let va = mapping.va;
         let mut words = vec![0u64; (len / 8) as usize];
         let result = rate(len, || {

@@ -22,7 +22,10 @@ fn memrange_is_enxio_when_the_firmware_left_mtrrs_off() {
     let mut registers = mtrr::read_all().expect("QEMU's CPU has MTRRs");
     registers.def_type &= !(1 << 11);
     assert_eq!(mtrr::write_all(&registers).map(|r| r.def_type & (1 << 11)), Some(0));
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this test's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
     let mut op = MemRangeOp { mo_desc: 0, mo_arg: [0, 0] }.to_bytes();
     assert_eq!(ctx.ioctl(fd, MEMRANGE_GET, op.as_mut_ptr() as u64), Err(Errno::ENXIO));

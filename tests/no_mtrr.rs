@@ -25,7 +25,10 @@ fn the_cpu_reports_no_mtrrs() {
 
 #[ktest]
 fn memrange_is_eopnotsupp() {
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this test's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
     let mut op = MemRangeOp { mo_desc: 0, mo_arg: [0, 0] }.to_bytes();
     assert_eq!(ctx.ioctl(fd, MEMRANGE_GET, op.as_mut_ptr() as u64), Err(Errno::EOPNOTSUPP));
@@ -33,7 +36,10 @@ fn memrange_is_eopnotsupp() {
 
 #[ktest]
 fn proc_mtrr_is_empty_and_dev_mem_still_reads() {
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this test's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open("/proc/mtrr", O_RDONLY, 0).unwrap();
     let mut text = [0u8; 64];
     assert_eq!(ctx.read(fd, UserBuf::from_mut_slice(&mut text)), Ok(0));

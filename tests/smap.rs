@@ -11,8 +11,9 @@
 #![allow(unsafe_code)]
 
 use kernel::ktest::ktest;
+use kernel::mm::VirtAddr;
 use kernel::mm::uspace::{AddressSpace, Protection};
-use kernel::vfs::UserBuf;
+use kernel::vfs::userbuf::UserSpace;
 use x86_64::registers::control::{Cr4, Cr4Flags};
 
 kernel::test_kernel!();
@@ -30,8 +31,9 @@ fn cr4_has_smep_and_smap() {
 
 fn user_space_with_a_page() -> AddressSpace {
     let mut space = AddressSpace::new().expect("a frame for the table");
-    space.map_anonymous(USER_PAGE, 4096, Protection::READ_WRITE).expect("a frame for the page");
-    space.write_bytes(USER_PAGE, b"user bytes").expect("the page is the space's");
+    let page = VirtAddr::new(USER_PAGE);
+    space.map_anonymous(page, 4096, Protection::READ_WRITE).expect("a frame for the page");
+    space.write_bytes(page, b"user bytes").expect("the page is the space's");
     space.activate();
     space
 }
@@ -40,7 +42,7 @@ fn user_space_with_a_page() -> AddressSpace {
 fn the_copy_routines_reach_user_pages() {
     let space = user_space_with_a_page();
     let mut bytes = [0u8; 10];
-    let read = UserBuf::from_raw(USER_PAGE, 10).read_at(0, &mut bytes);
+    let read = UserSpace::LOWER_HALF.buffer(USER_PAGE, 10).and_then(|buf| buf.read_at(0, &mut bytes));
     AddressSpace::deactivate();
     drop(space);
     assert_eq!(read, Ok(()));

@@ -28,7 +28,7 @@ use vfs_core::devnum::{DevNum, minor};
 use vfs_core::flags::*;
 use vfs_core::mode::S_IFCHR;
 
-use crate::mm::{MemoryType, frames, heap, physmap, window};
+use crate::mm::{MemoryType, PhysAddr, PhysFrame, VirtAddr, frames, heap, physmap, window};
 use crate::vfs::userbuf::UserSpace;
 use crate::vfs::{Context, Fd, UserBuf};
 
@@ -131,7 +131,7 @@ const PATHS: [&str; 14] = [
 /// one followed by the window's unmapped guard page (so buffers there are partly valid).
 struct Arena {
     mapping: window::WindowMapping,
-    frames: Vec<u64>,
+    frames: Vec<PhysFrame>,
 }
 
 /// Scratch pages in the arena.
@@ -139,24 +139,30 @@ const ARENA_PAGES: usize = 16;
 
 impl Arena {
     fn new() -> Self {
-        let frames: Vec<u64> =
+        let frames: Vec<PhysFrame> =
             (0..ARENA_PAGES).map(|_| frames::allocate().expect("a frame for the fuzz arena")).collect();
         let mapping = window::map_frames(&frames, MemoryType::WriteBack).expect("the fuzz arena");
         Self { mapping, frames }
     }
 
     fn scratch(&self) -> u64 {
-        self.mapping.va
+        self.mapping.va.as_u64()
     }
 
     /// The last mapped page; the guard page follows it.
     fn edge(&self) -> u64 {
-        self.mapping.va + (ARENA_PAGES as u64 - 1) * 4096
+        self.scratch() + (ARENA_PAGES as u64 - 1) * 4096
     }
 
     /// The arena and its guard page: buffers must lie here.
     fn space(&self) -> UserSpace {
-        UserSpace { start: self.mapping.va, end: self.mapping.va + (ARENA_PAGES as u64 + 1) * 4096 }
+        // SAFETY: the arena is the fuzzer's own mapping of frames it allocated, with no
+        // Rust reference into it, followed by its unmapped guard page; it outlives every
+        // context (released after the last epoch).
+        #[allow(unsafe_code)]
+        unsafe {
+            UserSpace::new_unchecked(self.scratch(), self.scratch() + (ARENA_PAGES as u64 + 1) * 4096)
+        }
     }
 
     fn release(self) {
@@ -273,7 +279,13 @@ impl Fuzzer<'_> {
             2 => self.rng.pick(&[0xffff_ffff_8000_0000, crate::mm::layout::HEAP_BASE]),
             _ => scratch + self.rng.next_u64() % 4096,
         };
-        UserBuf::from_raw(addr, count)
+        // SAFETY: every context the fuzzer drives is confined to the arena
+        // (`with_user_space`): a buffer outside it is EFAULT before any access, and the
+        // arena is the fuzzer's own memory, which drivers may write.
+        #[allow(unsafe_code)]
+        unsafe {
+            UserBuf::from_raw(addr, count)
+        }
     }
 
     fn count(&mut self) -> usize {
@@ -402,7 +414,7 @@ impl Fuzzer<'_> {
                 let buf = if matches!(target, Target::Mtrr | Target::Strict) && self.rng.one_in(2) {
                     let text = self.command_text();
                     count = text.len();
-                    UserBuf::from_raw(text.as_ptr() as u64, text.len())
+                    UserBuf::from_slice(text)
                 } else {
                     self.buffer(count)
                 };
@@ -528,11 +540,16 @@ impl Fuzzer<'_> {
             }
         }
         let arg = self.rng.pick(&[op_at, 0, 0x0000_4444_0000_0000, u64::MAX, 0xffff_ffff_8000_0000]);
-        let scratch_buf = UserBuf::from_raw(op_at, payload.len());
+        // SAFETY: op_at and descs lie in the arena's scratch pages (at most 44_000 +
+        // 48 bytes in): the fuzzer's own memory, no Rust reference into it.
+        #[allow(unsafe_code)]
+        let (scratch_buf, descs_buf) = unsafe {
+            (UserBuf::from_raw(op_at, payload.len()), UserBuf::from_raw(descs, MEM_RANGE_DESC_SIZE))
+        };
         let _ = scratch_buf.write_at(0, &payload);
         if cmd == MEMRANGE_SET && arg == op_at {
             // Point mo_desc at the descriptor just written, half of the time.
-            let _ = UserBuf::from_raw(descs, MEM_RANGE_DESC_SIZE).write_at(0, &payload[16..48]);
+            let _ = descs_buf.write_at(0, &payload[16..48]);
         }
         ("ioctl", actor.ctx.ioctl(fd, cmd, arg))
     }
@@ -552,20 +569,21 @@ impl Fuzzer<'_> {
 }
 
 /// Canary frames, filled with a pattern, checked at every epoch.
-struct Canaries(Vec<u64>);
+struct Canaries(Vec<PhysFrame>);
 
 impl Canaries {
-    fn pattern(frame: u64, i: usize) -> u8 {
-        (frame >> 12) as u8 ^ i as u8 ^ 0x5a
+    fn pattern(frame: PhysFrame, i: usize) -> u8 {
+        frame.pfn() as u8 ^ i as u8 ^ 0x5a
     }
 
     fn new() -> Self {
-        let frames: Vec<u64> = (0..4).filter_map(|_| frames::allocate()).collect();
+        let frames: Vec<PhysFrame> = (0..4).filter_map(|_| frames::allocate()).collect();
         for &frame in &frames {
             let bytes: Vec<u8> = (0..4096).map(|i| Self::pattern(frame, i)).collect();
+            let va = crate::mm::phys_to_virt(frame.start_address());
             // SAFETY: the frame was just allocated for the canary: nothing else refers to it.
             #[allow(unsafe_code)]
-            let _ = unsafe { crate::mm::nofault::write_kernel(crate::mm::phys_to_virt(frame), &bytes) };
+            let _ = unsafe { crate::mm::nofault::write_kernel(va, &bytes) };
         }
         Self(frames)
     }
@@ -573,7 +591,8 @@ impl Canaries {
     fn intact(&self) -> bool {
         self.0.iter().all(|&frame| {
             let mut bytes = vec![0u8; 4096];
-            crate::mm::nofault::read_kernel(crate::mm::phys_to_virt(frame), &mut bytes).is_ok()
+            crate::mm::nofault::read_kernel(crate::mm::phys_to_virt(frame.start_address()), &mut bytes)
+                .is_ok()
                 && bytes.iter().enumerate().all(|(i, &b)| b == Self::pattern(frame, i))
         })
     }
@@ -624,10 +643,19 @@ pub fn run(config: Config) -> Result<Report, Failure> {
                 }
             }
             drop(actors);
-            let _ = Context::new(Credentials::ROOT).unlink("/tmp/fuzz-node");
-            let _ = Context::new(Credentials::ROOT).unlink("/dev/fuzz");
+            // SAFETY: the context is given no address by number but this code's own
+            // buffers (ioctl arguments), which the drivers may write.
+            #[allow(unsafe_code)]
+            let _ = unsafe { Context::new(Credentials::ROOT) }.unlink("/tmp/fuzz-node");
+            // SAFETY: the context is given no address by number but this code's own
+            // buffers (ioctl arguments), which the drivers may write.
+            #[allow(unsafe_code)]
+            let _ = unsafe { Context::new(Credentials::ROOT) }.unlink("/dev/fuzz");
             // Regular files the epoch made with O_CREAT go too.
-            let mut root = Context::new(Credentials::ROOT);
+            // SAFETY: the context is given no address by number but this code's own
+            // buffers (ioctl arguments), which the drivers may write.
+            #[allow(unsafe_code)]
+            let mut root = unsafe { Context::new(Credentials::ROOT) };
             for dir in ["/tmp", "/dev", "/"] {
                 for (name, stat) in root.readdir(dir).unwrap_or_default() {
                     if stat.mode & vfs_core::mode::S_IFMT == vfs_core::mode::S_IFREG {
@@ -693,14 +721,17 @@ enum KmemRead {
 /// data, which cannot change in between).
 pub fn kmem_sweep(seed: u64, count: u64) -> Result<[u64; 3], Failure> {
     let mut rng = Rng::new(seed);
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this code's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open("/dev/kmem", O_RDONLY, 0).map_err(|e| Failure {
         seed,
         operation: 0,
         what: format!("open: {e:?}"),
     })?;
     // Device memory mapped in the window, so that EIO is exercised too.
-    let device = window::map_phys_range(0xfed0_0000, 4096, MemoryType::Uncacheable).ok();
+    let device = window::map_phys_range(PhysAddr::new(0xfed0_0000), 4096, MemoryType::Uncacheable).ok();
     let text = kmem_sweep as *const () as u64;
     let mut tally = [0u64; 3];
     for operation in 0..count {
@@ -710,7 +741,7 @@ pub fn kmem_sweep(seed: u64, count: u64) -> Result<[u64; 3], Failure> {
             2 => crate::mm::layout::DIRECT_MAP_BASE + rng.next_u64() % (1 << 40),
             3 | 4 => crate::mm::layout::KERNEL_BASE + rng.next_u64() % (4 << 20),
             5 => crate::mm::layout::HEAP_BASE + rng.next_u64() % (4 << 20),
-            6 => device.as_ref().map_or(0, |d| d.va) + rng.next_u64() % 8192,
+            6 => device.as_ref().map_or(0, |d| d.va.as_u64()) + rng.next_u64() % 8192,
             _ => (text & !0xfff) + rng.next_u64() % 8192,
         };
         let room = 4096 - (address & 0xfff);
@@ -719,7 +750,9 @@ pub fn kmem_sweep(seed: u64, count: u64) -> Result<[u64; 3], Failure> {
         let result = ctx
             .lseek(fd, address as i64, SEEK_SET)
             .and_then(|_| ctx.read(fd, UserBuf::from_mut_slice(&mut buf[..len])));
-        let predicted = match crate::mm::query::query(address) {
+        // A non-canonical offset has no page: kmem answers EFAULT for it.
+        let page = VirtAddr::try_new(address).ok().and_then(crate::mm::query::query);
+        let predicted = match page {
             None => KmemRead::Error(EFAULT),
             Some(page) if !page.ram => KmemRead::Error(EIO),
             Some(_) => KmemRead::Data,
@@ -738,10 +771,10 @@ pub fn kmem_sweep(seed: u64, count: u64) -> Result<[u64; 3], Failure> {
                 what: format!("kmem at {address:#x}: walk says {predicted:?}, read gave {got:?}"),
             });
         }
-        let read_only = crate::mm::query::query(address).is_some_and(|page| page.ram && !page.writable);
+        let read_only = page.is_some_and(|page| page.ram && !page.writable);
         if got == KmemRead::Data && read_only {
             let mut direct = [0u8; 16];
-            let _ = crate::mm::nofault::read_kernel(address, &mut direct[..len]);
+            let _ = crate::mm::nofault::read_kernel(VirtAddr::new(address), &mut direct[..len]);
             if direct[..len] != buf[..len] {
                 return Err(Failure {
                     seed,

@@ -99,12 +99,14 @@ fn start_cpus(boot_info: &BootInfo) {
         return;
     }
     if apic::select_mode() == apic::Mode::Off {
-        match mm::window::map_phys_range(apic::physical_base(), mm::PAGE_SIZE, mm::MemoryType::Uncacheable) {
+        // The APIC base MSR's address field is bits 12-51: a physical address.
+        let base = mm::PhysAddr::new(apic::physical_base());
+        match mm::window::map_phys_range(base, mm::PAGE_SIZE, mm::MemoryType::Uncacheable) {
             #[allow(unsafe_code)]
             // SAFETY: the window maps the APIC's page uncached, kernel read-write, and
             // the mapping is never unmapped (it is dropped here without unmapping); the
             // window is in the kernel half, shared by every CPU's page tables.
-            Ok(mapping) => unsafe { apic::set_xapic_mmio(mapping.va) },
+            Ok(mapping) => unsafe { apic::set_xapic_mmio(mapping.va.as_u64()) },
             Err(error) => {
                 log::warn!("local APIC: cannot map its registers ({error:?}): one CPU");
                 arch::smp::init_bsp();
@@ -129,7 +131,7 @@ fn start_cpus(boot_info: &BootInfo) {
         return;
     }
     // Each AP's kernel stack, between two guard pages.
-    let mut new_stack = || mm::window::allocate_stack(arch::smp::AP_STACK_PAGES).ok();
+    let mut new_stack = || mm::window::allocate_stack(arch::smp::AP_STACK_PAGES).ok().map(|top| top.as_u64());
     #[allow(unsafe_code)]
     // SAFETY: DIRECT_MAP_BASE maps System RAM (mm::direct_map built it); the trampoline
     // pages are usable RAM (checked above) below the frames the allocator hands out, used

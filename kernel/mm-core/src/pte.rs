@@ -1,8 +1,12 @@
-//! x86-64 page-table entries (4-level paging), as plain `u64`s.
+//! x86-64 page-table entries (4-level paging): plain `u64`s built from and read as typed
+//! addresses (`PhysAddr` for frames, `PhysFrame` for tables, `VirtAddr` for indices).
 //!
 //! Layout: Intel SDM Vol. 3A, 4.5 (Tables 4-15 to 4-20). The kernel's `mm` module walks
 //! real tables with these helpers; the rules themselves (what a leaf looks like, how a
 //! large page splits) are here, where the host tests check them.
+
+use x86_64::structures::paging::PhysFrame;
+use x86_64::{PhysAddr, VirtAddr};
 
 use crate::memtype::{MemoryType, PageSize, cache_bits, cache_mask, memtype_of_entry};
 
@@ -72,8 +76,8 @@ impl Level {
 }
 
 /// The index into a table at `level` for virtual address `va`.
-pub const fn table_index(va: u64, level: Level) -> usize {
-    ((va >> level.shift()) & 0x1ff) as usize
+pub const fn table_index(va: VirtAddr, level: Level) -> usize {
+    ((va.as_u64() >> level.shift()) & 0x1ff) as usize
 }
 
 /// Whether `va` is canonical for 48-bit virtual addresses (bits 63-47 all equal).
@@ -123,20 +127,22 @@ impl Entry {
         }
     }
 
-    /// An entry pointing to the table at physical address `table`. Tables grant all
-    /// permissions; the leaves decide.
-    pub const fn table(table: u64) -> Self {
-        Self((table & ADDRESS_MASK) | PRESENT | WRITABLE)
+    /// An entry pointing to the page table in `table`. Tables grant all permissions; the
+    /// leaves decide.
+    pub fn table(table: PhysFrame) -> Self {
+        Self((table.start_address().as_u64() & ADDRESS_MASK) | PRESENT | WRITABLE)
     }
 
-    /// The physical address of the table this (non-leaf) entry points to.
-    pub const fn table_address(self) -> u64 {
-        self.0 & ADDRESS_MASK
+    /// The frame of the table this (non-leaf) entry points to.
+    pub fn table_address(self) -> PhysFrame {
+        // The mask keeps bits 12-51: a page-aligned address PhysAddr accepts.
+        PhysFrame::containing_address(PhysAddr::new(self.0 & ADDRESS_MASK))
     }
 
-    /// A leaf mapping the `size` page at physical address `frame` (aligned to `size`).
-    pub const fn leaf(frame: u64, size: PageSize, attributes: Attributes) -> Self {
-        let mut bits = (frame & address_mask(size)) | PRESENT | cache_bits(attributes.memtype, size);
+    /// A leaf mapping the `size` page at physical address `frame` (its low bits, below
+    /// `size`, are ignored).
+    pub const fn leaf(frame: PhysAddr, size: PageSize, attributes: Attributes) -> Self {
+        let mut bits = (frame.as_u64() & address_mask(size)) | PRESENT | cache_bits(attributes.memtype, size);
         if !matches!(size, PageSize::Size4K) {
             bits |= HUGE;
         }
@@ -156,8 +162,9 @@ impl Entry {
     }
 
     /// The physical address of the page this leaf maps.
-    pub const fn frame(self, size: PageSize) -> u64 {
-        self.0 & address_mask(size)
+    pub const fn frame(self, size: PageSize) -> PhysAddr {
+        // The mask keeps bits below 52: an address PhysAddr accepts.
+        PhysAddr::new(self.0 & address_mask(size))
     }
 
     /// What this leaf of `size` allows.
@@ -189,8 +196,8 @@ pub const fn address_mask(size: PageSize) -> u64 {
 /// `None` for a 4 KiB leaf, which cannot be split.
 pub const fn split_entry(leaf: Entry, size: PageSize, index: usize) -> Option<Entry> {
     let Some(smaller) = size.smaller() else { return None };
-    let frame = leaf.frame(size) + index as u64 * smaller.bytes();
-    let entry = Entry::leaf(frame, smaller, leaf.attributes(size));
+    let frame = leaf.frame(size).as_u64() + index as u64 * smaller.bytes();
+    let entry = Entry::leaf(PhysAddr::new(frame), smaller, leaf.attributes(size));
     Some(Entry(entry.0 | (leaf.0 & (ACCESSED | DIRTY))))
 }
 
@@ -212,7 +219,7 @@ mod tests {
 
     #[test]
     fn indices_and_canonical_addresses() {
-        let va = 0xffff_ffff_8020_3000;
+        let va = VirtAddr::new(0xffff_ffff_8020_3000);
         assert_eq!(table_index(va, Level::Pml4), 511);
         assert_eq!(table_index(va, Level::Pdpt), 510);
         assert_eq!(table_index(va, Level::Pd), 1);
@@ -226,21 +233,21 @@ mod tests {
     #[test]
     fn a_write_protect_2m_leaf_uses_bit_12() {
         let attrs = Attributes::KERNEL_DATA.with_memtype(MemoryType::WriteProtect);
-        let entry = Entry::leaf(0x4020_0000, PageSize::Size2M, attrs);
+        let entry = Entry::leaf(PhysAddr::new(0x4020_0000), PageSize::Size2M, attrs);
         assert_ne!(entry.0 & PAT_LARGE, 0);
         assert_ne!(entry.0 & HUGE, 0);
-        assert_eq!(entry.frame(PageSize::Size2M), 0x4020_0000);
+        assert_eq!(entry.frame(PageSize::Size2M).as_u64(), 0x4020_0000);
         let child = split_entry(entry, PageSize::Size2M, 2).unwrap();
         assert_eq!(child.0 & PAT_LARGE, 0, "bit 12 is an address bit in a 4 KiB entry");
         assert_ne!(child.0 & PAT_4K, 0, "the PAT bit moved to bit 7");
-        assert_eq!(child.frame(PageSize::Size4K), 0x4020_2000);
+        assert_eq!(child.frame(PageSize::Size4K).as_u64(), 0x4020_2000);
         assert_eq!(child.attributes(PageSize::Size4K), attrs);
     }
 
     proptest! {
         #[test]
         fn leaves_round_trip(size in sizes(), attrs in attributes(), frame in 0u64..1 << 40) {
-            let frame = frame & address_mask(size);
+            let frame = PhysAddr::new(frame & address_mask(size));
             let entry = Entry::leaf(frame, size, attrs);
             prop_assert!(entry.is_present());
             prop_assert!(entry.is_leaf(Level::of_leaf(size)));
@@ -251,7 +258,7 @@ mod tests {
         #[test]
         fn retyping_keeps_everything_else(size in sizes(), attrs in attributes(), frame in 0u64..1 << 40,
                                           new in prop::sample::select(&ALL_MEMORY_TYPES[..])) {
-            let entry = Entry::leaf(frame & address_mask(size), size, attrs);
+            let entry = Entry::leaf(PhysAddr::new(frame & address_mask(size)), size, attrs);
             let retyped = entry.with_memtype(size, new);
             prop_assert_eq!(retyped.attributes(size), attrs.with_memtype(new));
             prop_assert_eq!(retyped.frame(size), entry.frame(size));
@@ -262,10 +269,13 @@ mod tests {
             size in prop::sample::select(&[PageSize::Size2M, PageSize::Size1G][..]),
             attrs in attributes(), frame in 0u64..1 << 40, index in 0usize..ENTRIES,
         ) {
-            let leaf = Entry::leaf(frame & address_mask(size), size, attrs);
+            let leaf = Entry::leaf(PhysAddr::new(frame & address_mask(size)), size, attrs);
             let smaller = size.smaller().unwrap();
             let child = split_entry(leaf, size, index).unwrap();
             prop_assert_eq!(child.frame(smaller), leaf.frame(size) + index as u64 * smaller.bytes());
+            // A table entry keeps exactly the frame it was given.
+            let table = PhysFrame::containing_address(child.frame(smaller));
+            prop_assert_eq!(Entry::table(table).table_address(), table);
             prop_assert_eq!(child.attributes(smaller), attrs);
             prop_assert_eq!(child.is_leaf(Level::of_leaf(smaller)), true);
         }

@@ -3,6 +3,7 @@
 //! device register sees the width the user asked for (docs/devices.md and the Tru64
 //! lesson of part C).
 
+use crate::mm::VirtAddr;
 use crate::mm::nofault::{self, Width};
 use crate::vfs::UserBuf;
 
@@ -19,8 +20,15 @@ pub enum Direction {
 /// offset `at`; returns the bytes moved, stopping at the first fault on either side.
 /// A buffer that shares `va`'s alignment is used directly; any other goes through an
 /// aligned bounce page, so that the middle of the transfer can always move in words.
-pub fn device_transfer(va: u64, len: usize, buf: &UserBuf<'_>, at: usize, direction: Direction) -> usize {
+pub fn device_transfer(
+    va: VirtAddr,
+    len: usize,
+    buf: &UserBuf<'_>,
+    at: usize,
+    direction: Direction,
+) -> usize {
     debug_assert!(len <= 4096 && at + len <= buf.len());
+    let va = va.as_u64();
     let user = buf.addr().wrapping_add(at as u64);
     if user % 8 == va % 8 {
         return device_copy(va, user, len, direction);
@@ -34,7 +42,7 @@ pub fn device_transfer(va: u64, len: usize, buf: &UserBuf<'_>, at: usize, direct
     match direction {
         Direction::Read => {
             let moved = device_copy(va, bounce, len, direction);
-            match buf.copy_from_kernel(at, bounce, moved) {
+            match buf.copy_from_kernel(at, VirtAddr::new(bounce), moved) {
                 Ok(()) => moved,
                 Err(fault) => fault.copied,
             }
@@ -44,7 +52,7 @@ pub fn device_transfer(va: u64, len: usize, buf: &UserBuf<'_>, at: usize, direct
             // SAFETY: `bounce` points into this function's own stack buffer, with room
             // for `len` (at most a page) after its offset; no reference to it is live.
             #[allow(unsafe_code)]
-            let copied = unsafe { buf.copy_to_kernel(at, bounce, len) };
+            let copied = unsafe { buf.copy_to_kernel(at, VirtAddr::new(bounce), len) };
             let available = match copied {
                 Ok(()) => len,
                 Err(fault) => fault.copied,
@@ -72,6 +80,8 @@ fn device_copy(va: u64, kernel: u64, len: usize, direction: Direction) -> usize 
         Direction::Read => (memory, device),
         Direction::Write => (device, memory),
     };
+    // A buffer address that is not canonical faults at once: nothing moved.
+    let (Ok(dst), Ok(src)) = (VirtAddr::try_new(dst), VirtAddr::try_new(src)) else { return head };
     // SAFETY: `dst` is either the device page `va` lies in, mapped by the caller for
     // this transfer, or the caller's buffer (a UserBuf or the bounce page, both memory
     // this transfer may write); see `device_transfer`.
@@ -88,7 +98,12 @@ fn single_accesses(va: u64, kernel: u64, len: usize, direction: Direction) -> us
     let mut moved = 0;
     for (address, width) in vfs_core::transfer::access_widths(va, len) {
         let Some(access) = Width::from_bytes(width) else { break };
-        let memory = kernel + moved as u64;
+        // A buffer address that is not canonical faults: nothing more moves.
+        let (Ok(address), Ok(memory)) =
+            (VirtAddr::try_new(address), VirtAddr::try_new(kernel + moved as u64))
+        else {
+            break;
+        };
         let mut word = [0u8; 8];
         let ok = match direction {
             Direction::Read => nofault::read_width(address, access).is_some_and(|value| {
@@ -96,7 +111,8 @@ fn single_accesses(va: u64, kernel: u64, len: usize, direction: Direction) -> us
                 // SAFETY: `memory` is in the caller's buffer or the bounce page, which
                 // this transfer may write (see `device_transfer`).
                 #[allow(unsafe_code)]
-                let copied = unsafe { nofault::copy_kernel(memory, word.as_ptr() as u64, width) };
+                let copied =
+                    unsafe { nofault::copy_kernel(memory, VirtAddr::from_ptr(word.as_ptr()), width) };
                 copied.is_ok()
             }),
             Direction::Write => {

@@ -10,7 +10,7 @@ use vfs_core::transfer::{page_chunks, partial};
 
 use super::access::{Direction, device_transfer};
 
-use crate::mm::query;
+use crate::mm::{PhysAddr, VirtAddr, query};
 use crate::vfs::UserBuf;
 use crate::vfs::ops::{Caller, FileOps, Mapping, SeekPolicy};
 
@@ -23,6 +23,8 @@ impl Kmem {
     fn transfer(&self, offset: u64, buf: UserBuf<'_>, write: bool) -> KResult<usize> {
         let mut moved = 0;
         for (va, len) in page_chunks(offset, buf.len()) {
+            // A non-canonical offset names no kernel address: EFAULT, as an unmapped one.
+            let Ok(va) = VirtAddr::try_new(va) else { return partial(moved, Errno::EFAULT) };
             let Some(page) = query::query(va) else { return partial(moved, Errno::EFAULT) };
             if write && (!page.writable || is_kernel_read_only(page.phys, len)) {
                 return partial(moved, Errno::EFAULT);
@@ -60,8 +62,9 @@ impl Kmem {
 
 /// Whether [phys, phys+len) touches the kernel image's code or read-only data: those
 /// frames stay read-only through every alias (the direct map maps them writable).
-fn is_kernel_read_only(phys: u64, len: usize) -> bool {
+fn is_kernel_read_only(phys: PhysAddr, len: usize) -> bool {
     use mm_core::physmap::KernelSection;
+    let phys = phys.as_u64();
     let end = phys.saturating_add(len as u64);
     crate::mm::physmap::map().sections().iter().any(|s| {
         matches!(s.section, KernelSection::Code | KernelSection::Rodata) && s.start < end && phys < s.end

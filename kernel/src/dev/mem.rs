@@ -18,7 +18,7 @@ use vfs_core::transfer::{page_chunks, partial};
 
 use super::access::{Direction, device_transfer};
 
-use crate::mm::{memtype, phys_to_virt, physmap, registry, window};
+use crate::mm::{PhysAddr, memtype, phys_to_virt, physmap, registry, window};
 use crate::vfs::UserBuf;
 use crate::vfs::ops::{Caller, FileOps, Mapping, SeekPolicy};
 
@@ -27,16 +27,23 @@ static STRICT: AtomicBool = AtomicBool::new(true);
 /// The memory types a /dev/mem mapping of the `pages` pages from `first` gets under the
 /// rules of docs/devices.md (the MTRRs are read once for all of them); `None` for a page /dev/mem
 /// may not touch.
-pub(super) fn mmap_types(first: u64, pages: u64, opened_sync: bool) -> Vec<Option<MemoryType>> {
-    let mtrr_types = super::memrange::mtrr_types(first, pages);
+pub(super) fn mmap_types(first: PhysAddr, pages: u64, opened_sync: bool) -> Vec<Option<MemoryType>> {
+    let mtrr_types = super::memrange::mtrr_types(first.as_u64(), pages);
     (0..pages)
         .zip(mtrr_types)
         .map(|(page, mtrr)| {
-            let phys = first + page * 4096;
+            let phys = first.as_u64().checked_add(page * 4096)?;
             let access = page_access(phys).ok()?;
-            Some(devmem::mmap_memtype(access, opened_sync, mtrr, memtype::set_type_at(phys)))
+            let set = memtype::set_type_at(PhysAddr::try_new(phys).ok()?);
+            Some(devmem::mmap_memtype(access, opened_sync, mtrr, set))
         })
         .collect()
+}
+
+/// A physical address the page policy allowed (so below 2^MAXPHYADDR), typed; EFAULT
+/// for one that is not (which `page_access` never lets through).
+fn allowed(phys: u64) -> KResult<PhysAddr> {
+    PhysAddr::try_new(phys).map_err(|_| Errno::EFAULT)
 }
 
 /// Registers `/proc/sys/dev/mem/strict`: `1` while /dev/mem refuses System RAM above
@@ -106,14 +113,14 @@ pub struct Mem {
 /// the rules give an mmap of it), and is in the memory-type registry while it is mapped.
 /// Returns the bytes moved; stops at the first fault.
 fn device_chunk(
-    phys: u64,
+    phys: PhysAddr,
     len: usize,
     rule_type: MemoryType,
     buf: &UserBuf<'_>,
     at: usize,
     direction: Direction,
 ) -> usize {
-    let page = phys & !4095;
+    let page = phys.align_down(4096u64);
     let memtype = registry::reserve_page(page, rule_type);
     let moved =
         window::with_phys_page(phys, memtype, |va| device_transfer(va, len, buf, at, direction)).unwrap_or(0);
@@ -131,9 +138,13 @@ impl Mem {
                 Ok(access) => access,
                 Err(error) => return partial(moved, error),
             };
+            let phys = match allowed(phys) {
+                Ok(phys) => phys,
+                Err(error) => return partial(moved, error),
+            };
             let done = match access {
                 // A page only partly RAM is not in the direct map: the device path below.
-                PageAccess::Ram if physmap::map().page_is_ram(phys) => {
+                PageAccess::Ram if physmap::map().page_is_ram(phys.as_u64()) => {
                     let result = match direction {
                         Direction::Read => buf.copy_from_kernel(moved, phys_to_virt(phys), len),
                         // SAFETY: a /dev/mem write of a RAM page the page policy allows
@@ -150,11 +161,11 @@ impl Mem {
                     }
                 }
                 PageAccess::Ram | PageAccess::Device => {
-                    let page = phys & !4095;
+                    let page = phys.as_u64() & !4095;
                     let (batch, types) = &mut rule_types;
                     if page < *batch || page >= *batch + types.len() as u64 * 4096 {
                         *batch = page;
-                        *types = mmap_types(page, 16, self.opened_sync);
+                        *types = mmap_types(phys.align_down(4096u64), 16, self.opened_sync);
                     }
                     let index = ((page - *batch) / 4096) as usize;
                     let rule_type = types.get(index).copied().flatten().unwrap_or(MemoryType::UncachedMinus);
@@ -207,10 +218,12 @@ impl FileOps for Mem {
             page_access(offset + page * 4096)?;
         }
         let opened_sync = self.opened_sync;
+        let offset = allowed(offset)?;
         // Every page was allowed just above, so each has a type.
         let types = mmap_types(offset, pages, opened_sync);
-        let type_of =
-            move |phys: u64| types[((phys - offset) / 4096) as usize].unwrap_or(MemoryType::UncachedMinus);
+        let type_of = move |phys: PhysAddr| {
+            types[((phys - offset) / 4096) as usize].unwrap_or(MemoryType::UncachedMinus)
+        };
         // Check every page against the registry before mapping anything.
         for page in 0..pages {
             let phys = offset + page * 4096;
@@ -224,11 +237,11 @@ impl FileOps for Mem {
                 return Err(error.into());
             }
         };
-        let addr = mapping.va;
+        let addr = mapping.va.as_u64();
         let record = memtype::MmapRecord {
             phys: offset,
             len: pages * 4096,
-            va: addr,
+            va: mapping.va,
             opened_sync,
             user: caller.user_space.is_some(),
         };

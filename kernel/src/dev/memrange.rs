@@ -17,7 +17,7 @@ use mm_core::memtype::MemoryType;
 use spin::Mutex;
 
 use crate::arch::mtrr;
-use crate::mm::{memtype, physmap};
+use crate::mm::{PhysAddr, memtype, physmap};
 use crate::vfs::UserBuf;
 use crate::vfs::ops::{Caller, FileOps, SeekPolicy};
 use crate::vfs::procfs::{self, Text};
@@ -43,7 +43,9 @@ fn with_state<R>(f: impl FnOnce(&mut State) -> KResult<R>) -> KResult<R> {
         Ok(state) => {
             // MDF_BUSY follows the live /dev/mem mappings (docs/devices.md): GET shows
             // it, and the model refuses UPDATE and REMOVE of a busy range with EBUSY.
-            state.ranges.mark_busy(memtype::user_mapped);
+            state.ranges.mark_busy(|base, len| {
+                PhysAddr::try_new(base).is_ok_and(|base| memtype::user_mapped(base, len))
+            });
             f(state)
         }
         Err(error) => Err(*error),
@@ -130,6 +132,9 @@ fn commit(
     new_type: Option<MemoryType>,
     change: impl FnOnce(&mut MemRanges) -> Result<(), Errno>,
 ) -> KResult<()> {
+    // The model keeps ranges below 2^MAXPHYADDR: a base past physical addresses is a
+    // request it refuses too.
+    let base = PhysAddr::try_new(base).map_err(|_| Errno::EINVAL)?;
     let mut ranges = state.ranges.clone();
     change(&mut ranges)?;
     let wanted = ranges.to_registers(&state.registers);
@@ -206,7 +211,10 @@ pub struct MemtypeQuery {
 /// The MTRR type, the PAT type of the direct map's page and the effective type of `phys`.
 pub fn memtype_query(phys: u64) -> MemtypeQuery {
     let mtrr = mtrr_type_at(phys);
-    let pat = crate::mm::query::query(crate::mm::phys_to_virt(phys)).map(|page| page.memtype);
+    let pat = PhysAddr::try_new(phys)
+        .ok()
+        .and_then(|phys| crate::mm::query::query(crate::mm::phys_to_virt(phys)))
+        .map(|page| page.memtype);
     let effective = match (mtrr, pat) {
         (Some(mtrr), Some(pat)) => Some(memrange::effective_type(mtrr, pat)),
         _ => None,

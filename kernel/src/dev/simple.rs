@@ -19,7 +19,7 @@ fn read_zeros(buf: UserBuf<'_>) -> KResult<usize> {
     let mut done = 0;
     while done < buf.len() {
         let chunk = (buf.len() - done).min(ZEROS.len());
-        if let Err(fault) = buf.copy_from_kernel(done, ZEROS.as_ptr() as u64, chunk) {
+        if let Err(fault) = buf.copy_from_kernel(done, crate::mm::VirtAddr::from_ptr(ZEROS.as_ptr()), chunk) {
             return vfs_core::transfer::partial(done + fault.copied, Errno::EFAULT);
         }
         done += chunk;

@@ -14,6 +14,8 @@ use acpi::{AcpiTables, Handler, PciAddress, PhysicalMapping};
 use bootloader_api::BootInfo;
 use mm_core::memtype::MemoryType;
 
+use x86_64::{PhysAddr, VirtAddr};
+
 use super::window;
 
 /// Maps ACPI tables in the window, read-only and write-back (Linux maps them with
@@ -31,13 +33,15 @@ impl Handler for TableMapper {
         physical_address: usize,
         size: usize,
     ) -> PhysicalMapping<Self, T> {
-        let mapping = window::map_phys_pages(physical_address as u64, size.max(1) as u64, false, |_| {
-            MemoryType::WriteBack
-        })
-        .unwrap_or_else(|error| panic!("ACPI: cannot map {physical_address:#x}+{size:#x}: {error:?}"));
+        // A usize from the ACPI crate: below 2^52 for any table a firmware can point at;
+        // an address past that is a corrupt table, reported like a failed mapping.
+        let phys = PhysAddr::try_new(physical_address as u64)
+            .unwrap_or_else(|_| panic!("ACPI: table address {physical_address:#x} is not physical"));
+        let mapping = window::map_phys_pages(phys, size.max(1) as u64, false, |_| MemoryType::WriteBack)
+            .unwrap_or_else(|error| panic!("ACPI: cannot map {physical_address:#x}+{size:#x}: {error:?}"));
         // Unmapped in unmap_physical_region, rebuilt from the addresses PhysicalMapping
         // keeps (a WindowMapping has no Drop: letting it go here unmaps nothing).
-        let (virt, mapped_length) = (mapping.va as *mut T, mapping.len as usize);
+        let (virt, mapped_length) = (mapping.va.as_mut_ptr::<T>(), mapping.len as usize);
         PhysicalMapping {
             physical_start: physical_address,
             // The window starts at a non-zero address: the pointer is never null.
@@ -49,9 +53,10 @@ impl Handler for TableMapper {
     }
 
     fn unmap_physical_region<T>(region: &PhysicalMapping<Self, T>) {
+        // The addresses map_physical_region made this mapping from, kept by the crate.
         let mapping = window::WindowMapping::rebuild(
-            region.virtual_start.as_ptr() as u64,
-            region.physical_start as u64,
+            VirtAddr::from_ptr(region.virtual_start.as_ptr()),
+            PhysAddr::new(region.physical_start as u64),
             region.mapped_length as u64,
         );
         window::unmap_phys_range(mapping);

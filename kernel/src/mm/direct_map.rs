@@ -20,6 +20,8 @@ use mm_core::pte::{Attributes, Entry, Level, table_index};
 use super::layout::{DIRECT_MAP_BASE, RECURSIVE_SLOT};
 use super::{PAGE_SIZE, frames};
 use crate::arch::cpu;
+use x86_64::structures::paging::PhysFrame;
+use x86_64::{PhysAddr, VirtAddr};
 
 /// Room for the System RAM ranges of a UEFI memory map, before merging.
 const MAX_RANGES: usize = 512;
@@ -105,7 +107,7 @@ fn descend(path: Path, index: usize, bump: &mut Bump) -> Path {
     let frame = bump.take();
     // SAFETY: as above; linking a new table into a slot that was empty (the direct map's
     // part of the address space holds nothing before this module runs).
-    unsafe { entry_ptr.write_volatile(Entry::table(frame).0) };
+    unsafe { entry_ptr.write_volatile(Entry::table(PhysFrame::containing_address(PhysAddr::new(frame))).0) };
     let child_va = table_va(child.as_slice());
     // No stale translation of the new table's recursive address may remain.
     cpu::flush_tlb_page(child_va);
@@ -133,7 +135,8 @@ pub(super) fn build(boot_info: &BootInfo) -> Range<u64> {
     let mut bump = Bump { next: start, end: start + tables * PAGE_SIZE };
     let attributes = Attributes::KERNEL_DATA;
     for (phys, size) in directmap::leaves(ranges) {
-        let va = DIRECT_MAP_BASE + phys;
+        // RAM the firmware reported (below 2^52), in the kernel half: both typed.
+        let va = VirtAddr::new(DIRECT_MAP_BASE + phys);
         let pdpt = descend(Path::TOP, table_index(va, Level::Pml4), &mut bump);
         let pd = descend(pdpt, table_index(va, Level::Pdpt), &mut bump);
         let (leaf_table, index) = match size {
@@ -143,7 +146,7 @@ pub(super) fn build(boot_info: &BootInfo) -> Range<u64> {
             }
             _ => (table_va(pd.as_slice()), table_index(va, Level::Pd)),
         };
-        let leaf = Entry::leaf(phys, size, attributes);
+        let leaf = Entry::leaf(PhysAddr::new(phys), size, attributes);
         // SAFETY: `leaf_table` shows a table `descend` linked; the entry was empty (each
         // leaf is mapped once), and the frames it maps are System RAM.
         unsafe { (leaf_table as *mut u64).wrapping_add(index).write_volatile(leaf.0) };
@@ -169,21 +172,24 @@ mod tests {
         // Every whole page of RAM in the first 16 MiB is mapped write-back; every other
         // page (the VGA window, the BIOS, the partial page below 640 KiB) is not.
         for phys in (0..16u64 << 20).step_by(PAGE_SIZE as usize) {
-            let mapped = paging::translate(DIRECT_MAP_BASE + phys);
+            let mapped = paging::translate(VirtAddr::new(DIRECT_MAP_BASE + phys));
             assert_eq!(mapped.is_some(), map.page_is_ram(phys), "page {phys:#x}");
             if let Some(mapped) = mapped {
-                assert_eq!(mapped.phys, phys);
+                assert_eq!(mapped.phys.as_u64(), phys);
             }
         }
         // Devices: the HPET, the local APIC, the BIOS flash at the top of 4 GiB.
         for phys in [0xfed0_0000u64, 0xfee0_0000, 0xffff_f000, 0xa_0000, 0xf_0000] {
-            assert!(paging::translate(DIRECT_MAP_BASE + phys).is_none(), "{phys:#x} is mapped");
+            assert!(
+                paging::translate(VirtAddr::new(DIRECT_MAP_BASE + phys)).is_none(),
+                "{phys:#x} is mapped"
+            );
         }
     }
 
     #[ktest]
     fn no_recursive_slot_is_left() {
-        let root = paging::translate(table_va(&[]));
+        let root = paging::translate(VirtAddr::new(table_va(&[])));
         assert!(root.is_none(), "the recursive slot still maps the top-level table");
     }
 

@@ -5,6 +5,8 @@ use bootloader_api::BootInfo;
 use bootloader_api::info::MemoryRegionKind;
 use mm_core::frames::{FrameBitmap, FrameError};
 use spin::Mutex;
+use x86_64::PhysAddr;
+use x86_64::structures::paging::PhysFrame;
 
 use super::{PAGE_SIZE, phys_to_virt};
 
@@ -97,7 +99,9 @@ pub(super) fn init(
     };
     // SAFETY: [storage, storage + bytes) is usable RAM that nothing else owns: the
     // bootloader reported it free, and the bitmaps below mark its frames used forever.
-    let all = unsafe { core::slice::from_raw_parts_mut(phys_to_virt(storage) as *mut u64, 2 * words) };
+    let all = unsafe {
+        core::slice::from_raw_parts_mut(phys_to_virt(PhysAddr::new(storage)).as_mut_ptr(), 2 * words)
+    };
     let (free_words, managed_words) = all.split_at_mut(words);
     let mut bitmap = FrameBitmap::new(free_words, frames);
     let mut managed_set = FrameBitmap::new(managed_words, frames);
@@ -137,45 +141,46 @@ fn with_bitmap<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
     with_frames(|frames| f(&mut frames.free))
 }
 
-/// A free frame's physical address, now in use; `None` when memory is exhausted.
-pub fn allocate() -> Option<u64> {
-    with_bitmap(|bitmap| bitmap.allocate()).map(|frame| frame * PAGE_SIZE)
+/// A free frame, now in use; `None` when memory is exhausted.
+pub fn allocate() -> Option<PhysFrame> {
+    with_bitmap(|bitmap| bitmap.allocate()).map(PhysFrame::from_pfn)
 }
 
 /// A free frame filled with zeros.
-pub fn allocate_zeroed() -> Option<u64> {
-    let phys = allocate()?;
+pub fn allocate_zeroed() -> Option<PhysFrame> {
+    let frame = allocate()?;
+    let va = phys_to_virt(frame.start_address());
     // SAFETY: the frame was just allocated, so nothing else refers to it; the direct map
     // covers it.
-    unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, PAGE_SIZE as usize) };
-    Some(phys)
+    unsafe { core::ptr::write_bytes(va.as_mut_ptr::<u8>(), 0, PAGE_SIZE as usize) };
+    Some(frame)
 }
 
 /// Returns a frame to the allocator. Errors (and changes nothing) for a frame it does
-/// not manage (`OutOfRange`: not usable RAM, below 1 MiB, the bitmaps' own storage, or
-/// misaligned) or that is already free. A frame the allocator never handed out but
-/// manages is the caller's to give (only `allocate` hands managed frames out).
-pub fn free(phys: u64) -> Result<(), FrameError> {
-    if !phys.is_multiple_of(PAGE_SIZE) || phys < FIRST_ALLOCATABLE {
+/// not manage (`OutOfRange`: not usable RAM, below 1 MiB, the bitmaps' own storage) or
+/// that is already free. A frame the allocator never handed out but manages is the
+/// caller's to give (only `allocate` hands managed frames out).
+pub fn free(frame: PhysFrame) -> Result<(), FrameError> {
+    if frame.start_address().as_u64() < FIRST_ALLOCATABLE {
         return Err(FrameError::OutOfRange);
     }
-    let frame = phys / PAGE_SIZE;
+    let pfn = frame.pfn();
     with_frames(|frames| {
-        if !frames.managed.is_free(frame) {
+        if !frames.managed.is_free(pfn) {
             return Err(FrameError::OutOfRange);
         }
-        frames.free.free(frame)
+        frames.free.free(pfn)
     })
 }
 
-/// Whether the allocator manages the frame at `phys` (hands it out and takes it back).
-pub fn is_managed(phys: u64) -> bool {
-    phys.is_multiple_of(PAGE_SIZE) && with_frames(|frames| frames.managed.is_free(phys / PAGE_SIZE))
+/// Whether the allocator manages `frame` (hands it out and takes it back).
+pub fn is_managed(frame: PhysFrame) -> bool {
+    with_frames(|frames| frames.managed.is_free(frame.pfn()))
 }
 
-/// Whether the frame at `phys` is free.
-pub fn is_free(phys: u64) -> bool {
-    with_bitmap(|bitmap| bitmap.is_free(phys / PAGE_SIZE))
+/// Whether `frame` is free.
+pub fn is_free(frame: PhysFrame) -> bool {
+    with_bitmap(|bitmap| bitmap.is_free(frame.pfn()))
 }
 
 pub fn stats() -> FrameStats {
@@ -191,6 +196,10 @@ mod tests {
     use crate::ktest::ktest;
     use alloc::vec::Vec;
 
+    fn frame(phys: u64) -> PhysFrame {
+        PhysFrame::containing_address(PhysAddr::new(phys))
+    }
+
     #[ktest]
     fn every_managed_frame_is_ram_the_map_agrees_on() {
         use mm_core::physmap::RegionKind;
@@ -199,33 +208,34 @@ mod tests {
             map.regions().iter().filter(|r| r.kind == RegionKind::SystemRam).map(|r| r.end).max().unwrap();
         let mut managed = 0;
         for phys in (0..top).step_by(PAGE_SIZE as usize) {
-            if is_managed(phys) {
+            if is_managed(frame(phys)) {
                 assert!(map.page_is_ram(phys), "frame {phys:#x} is managed but not System RAM");
                 managed += 1;
             }
         }
         assert_eq!(managed, stats().managed, "the counted frames are the managed ones");
         // Nor are the direct map's own tables, the bitmaps or the first MiB.
-        assert!(!is_managed(0x1000));
+        assert!(!is_managed(frame(0x1000)));
     }
 
     #[ktest]
     fn frames_are_never_handed_out_twice_and_all_come_back() {
         let before = stats();
-        let mut taken: Vec<u64> = (0..4000).map(|_| allocate().expect("a free frame")).collect();
+        let mut taken: Vec<u64> =
+            (0..4000).map(|_| allocate().expect("a free frame").start_address().as_u64()).collect();
         assert_eq!(stats().free, before.free - 4000);
         for &phys in &taken {
             assert_eq!(phys % PAGE_SIZE, 0);
             assert!(phys >= FIRST_ALLOCATABLE, "{phys:#x} is below 1 MiB");
             assert!(crate::mm::physmap::map().page_is_ram(phys), "{phys:#x} is not RAM");
-            assert!(!is_free(phys));
+            assert!(!is_free(frame(phys)));
         }
         taken.sort_unstable();
         let count = taken.len();
         taken.dedup();
         assert_eq!(taken.len(), count, "a frame was handed out twice");
         for &phys in &taken {
-            free(phys).unwrap();
+            free(frame(phys)).unwrap();
         }
         assert_eq!(stats(), before);
     }
@@ -236,13 +246,13 @@ mod tests {
         let before = stats();
         let rounds = 100_000;
         let start = crate::arch::timer::uptime_ns();
-        let mut previous = 0;
+        let mut previous = None;
         for _ in 0..rounds {
-            let phys = allocate().unwrap();
-            free(phys).unwrap();
+            let taken = allocate().unwrap();
+            free(taken).unwrap();
             // The lowest free frame comes back every time: nothing leaks.
-            assert!(previous == 0 || phys == previous);
-            previous = phys;
+            assert!(previous.is_none_or(|previous| taken == previous));
+            previous = Some(taken);
         }
         let ns = (crate::arch::timer::uptime_ns() - start).max(1);
         assert_eq!(stats(), before);
@@ -251,12 +261,16 @@ mod tests {
 
     #[ktest]
     fn bad_frees_are_refused() {
-        let phys = allocate().unwrap();
-        free(phys).unwrap();
-        assert_eq!(free(phys), Err(FrameError::AlreadyFree));
-        assert_eq!(free(phys + 1), Err(FrameError::OutOfRange));
-        assert_eq!(free(0x1000), Err(FrameError::OutOfRange), "the first MiB is never managed");
-        assert_eq!(free(1 << 50), Err(FrameError::OutOfRange));
+        let taken = allocate().unwrap();
+        free(taken).unwrap();
+        assert_eq!(free(taken), Err(FrameError::AlreadyFree));
+        // A misaligned address is not a frame at all.
+        assert!(
+            PhysFrame::<x86_64::structures::paging::Size4KiB>::from_start_address(taken.start_address() + 1)
+                .is_err()
+        );
+        assert_eq!(free(frame(0x1000)), Err(FrameError::OutOfRange), "the first MiB is never managed");
+        assert_eq!(free(frame(1 << 50)), Err(FrameError::OutOfRange));
     }
 
     #[ktest]
@@ -265,24 +279,23 @@ mod tests {
         // The bitmaps' own storage, a frame of the kernel's page tables and the kernel
         // image: RAM in range of the bitmap, but never the allocator's.
         let storage = *STORAGE.get().unwrap();
-        let root = crate::arch::cpu::page_table_root();
-        let code = crate::mm::paging::translate(
-            frames_the_allocator_does_not_manage_are_refused as *const () as u64,
-        )
+        let root = crate::mm::paging::kernel_root();
+        let code = crate::mm::paging::translate(x86_64::VirtAddr::from_ptr(
+            frames_the_allocator_does_not_manage_are_refused as *const (),
+        ))
         .unwrap()
-        .phys
-            & !(PAGE_SIZE - 1);
-        for phys in [storage, root, code] {
-            assert!(!is_managed(phys), "{phys:#x}");
-            assert_eq!(free(phys), Err(FrameError::OutOfRange), "{phys:#x} was accepted");
-            assert!(!is_free(phys), "{phys:#x} became allocatable");
+        .phys;
+        for phys in [frame(storage), root, PhysFrame::containing_address(code)] {
+            assert!(!is_managed(phys), "{phys:?}");
+            assert_eq!(free(phys), Err(FrameError::OutOfRange), "{phys:?} was accepted");
+            assert!(!is_free(phys), "{phys:?} became allocatable");
         }
         // A hole or reserved frame below the top of RAM, if the map has one.
         let map = crate::mm::physmap::map();
         if let Some(hole) =
             (0x10_0000..map.end()).step_by(PAGE_SIZE as usize).take(1 << 20).find(|&p| !map.page_is_ram(p))
         {
-            assert_eq!(free(hole), Err(FrameError::OutOfRange), "{hole:#x}");
+            assert_eq!(free(frame(hole)), Err(FrameError::OutOfRange), "{hole:#x}");
         }
         assert_eq!(stats(), before);
     }

@@ -9,6 +9,8 @@ use linked_list_allocator::Heap;
 use mm_core::memtype::PageSize;
 use mm_core::pte::Attributes;
 use spin::Mutex;
+use x86_64::VirtAddr;
+use x86_64::structures::paging::PhysFrame;
 
 use super::layout::{HEAP_BASE, HEAP_MAX_SIZE};
 use super::{PAGE_SIZE, frames, paging};
@@ -35,7 +37,10 @@ fn map_more(mapped: u64, bytes: u64) -> bool {
         let mapped_ok = frames::allocate().is_some_and(|frame| {
             // SAFETY: `va` is above the heap's mapped top, so nothing uses it; the frame
             // was just allocated.
-            let ok = unsafe { paging::map(va, frame, PageSize::Size4K, attributes) }.is_ok();
+            let ok = unsafe {
+                paging::map(VirtAddr::new(va), frame.start_address(), PageSize::Size4K, attributes)
+            }
+            .is_ok();
             if !ok {
                 let _ = frames::free(frame);
             }
@@ -44,9 +49,10 @@ fn map_more(mapped: u64, bytes: u64) -> bool {
         if !mapped_ok {
             // Give back the part of this step already mapped.
             for undo in (0..offset).step_by(PAGE_SIZE as usize) {
+                let va = VirtAddr::new(HEAP_BASE + mapped + undo);
                 // SAFETY: mapped by this step just above and not yet given to the heap.
-                if let Ok(entry) = unsafe { paging::unmap(HEAP_BASE + mapped + undo, PageSize::Size4K) } {
-                    let _ = frames::free(entry.frame(PageSize::Size4K));
+                if let Ok(entry) = unsafe { paging::unmap(va, PageSize::Size4K) } {
+                    let _ = frames::free(PhysFrame::containing_address(entry.frame(PageSize::Size4K)));
                 }
             }
             return false;

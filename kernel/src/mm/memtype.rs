@@ -21,16 +21,17 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use mm_core::memtype::MemoryType;
 use mm_core::physmap::RegionKind;
 use spin::{Mutex, Once};
+use x86_64::{PhysAddr, VirtAddr};
 
 use super::{paging, phys_to_virt, physmap, registry};
 
 /// A live mmap of /dev/mem, for re-typing when memrange changes a range's type.
 #[derive(Clone, Copy, Debug)]
 pub struct MmapRecord {
-    pub phys: u64,
+    pub phys: PhysAddr,
     pub len: u64,
     /// The virtual address of `phys`.
-    pub va: u64,
+    pub va: VirtAddr,
     /// Opened with O_SYNC: the rules give uncached types.
     pub opened_sync: bool,
     /// Made for a user (a process, or a context that checks buffers as a process's):
@@ -40,12 +41,17 @@ pub struct MmapRecord {
 
 /// The types a /dev/mem mapping of `pages` pages from `first` gets under the driver's
 /// rules (`opened_sync` for an O_SYNC open); `None` for a page it may not map.
-pub type MmapRules = fn(first: u64, pages: u64, opened_sync: bool) -> Vec<Option<MemoryType>>;
+pub type MmapRules = fn(first: PhysAddr, pages: u64, opened_sync: bool) -> Vec<Option<MemoryType>>;
 
 static RULES: Once<MmapRules> = Once::new();
 
 /// Types set with MEMRANGE_SET (or /proc/mtrr), by range: (base, len, type).
 static SET_TYPES: Mutex<Vec<(u64, u64, MemoryType)>> = Mutex::new(Vec::new());
+
+/// The types memrange set, as [`saved_set_types`] took them, to put back with
+/// [`restore_set_types`].
+#[derive(Debug)]
+pub struct SavedSetTypes(Vec<(u64, u64, MemoryType)>);
 
 static MMAPS: Mutex<Vec<MmapRecord>> = Mutex::new(Vec::new());
 
@@ -64,7 +70,8 @@ pub fn retype_count() -> u64 {
 }
 
 /// The type memrange set for the page holding `phys`, if any (the last SET wins).
-pub fn set_type_at(phys: u64) -> Option<MemoryType> {
+pub fn set_type_at(phys: PhysAddr) -> Option<MemoryType> {
+    let phys = phys.as_u64();
     SET_TYPES
         .lock()
         .iter()
@@ -74,17 +81,18 @@ pub fn set_type_at(phys: u64) -> Option<MemoryType> {
 }
 
 /// The set types as they are, to put back with [`restore_set_types`] if a commit fails.
-pub fn saved_set_types() -> Vec<(u64, u64, MemoryType)> {
-    SET_TYPES.lock().clone()
+pub fn saved_set_types() -> SavedSetTypes {
+    SavedSetTypes(SET_TYPES.lock().clone())
 }
 
 /// Puts back what [`saved_set_types`] returned.
-pub fn restore_set_types(saved: Vec<(u64, u64, MemoryType)>) {
-    *SET_TYPES.lock() = saved;
+pub fn restore_set_types(saved: SavedSetTypes) {
+    *SET_TYPES.lock() = saved.0;
 }
 
 /// Records that memrange set [base, base+len) to `memtype` (`None`: removed).
-pub fn record_set(base: u64, len: u64, memtype: Option<MemoryType>) {
+pub fn record_set(base: PhysAddr, len: u64, memtype: Option<MemoryType>) {
+    let base = base.as_u64();
     let mut set_types = SET_TYPES.lock();
     set_types.retain(|&(b, l, _)| !(b == base && l == len));
     if let Some(memtype) = memtype {
@@ -104,9 +112,7 @@ pub fn retained_heap_bytes() -> usize {
 /// alias of each of its RAM pages the mapping's type.
 pub fn add_mmap(record: MmapRecord) {
     MMAPS.lock().push(record);
-    for page in (record.phys..record.phys + record.len).step_by(4096) {
-        sync_direct_map(page);
-    }
+    sync_direct_map_range(record.phys, record.len);
 }
 
 /// Forgets the mapping `record`, runs `unmap` (which takes it out of the page tables and
@@ -120,17 +126,27 @@ pub fn remove_mmap(record: &MmapRecord, unmap: impl FnOnce()) {
     }
     drop(mmaps);
     unmap();
-    for page in (record.phys..record.phys + record.len).step_by(4096) {
-        sync_direct_map(page);
+    sync_direct_map_range(record.phys, record.len);
+}
+
+/// [`sync_direct_map`] for each page of [phys, phys+len).
+fn sync_direct_map_range(phys: PhysAddr, len: u64) {
+    let start = phys.align_down(4096u64).as_u64();
+    for page in (start..phys.as_u64().saturating_add(len)).step_by(4096) {
+        // Below the end of a registered mapping: a physical address.
+        sync_direct_map(PhysAddr::new(page));
     }
 }
 
 /// Whether a live user mmap of /dev/mem overlaps [base, base+len) (memrange's MDF_BUSY:
 /// "a live user mapping", docs/devices.md). The kernel's own mappings (tools, tests)
 /// are re-typed with the range instead.
-pub fn user_mapped(base: u64, len: u64) -> bool {
-    let end = base.saturating_add(len);
-    MMAPS.lock().iter().any(|record| record.user && record.phys < end && base < record.phys + record.len)
+pub fn user_mapped(base: PhysAddr, len: u64) -> bool {
+    let (base, end) = (base.as_u64(), base.as_u64().saturating_add(len));
+    MMAPS.lock().iter().any(|record| {
+        let phys = record.phys.as_u64();
+        record.user && phys < end && base < phys + record.len
+    })
 }
 
 /// Makes the next [`retype_range`] fail before it changes anything (memrange's
@@ -147,13 +163,14 @@ pub struct RetypeFailed;
 /// memrange changed the range: the direct map's pages (System RAM only) take the type
 /// memrange set (write-back when none), each /dev/mem mmap the type of the driver's rules.
 /// Large pages at the edges split.
-pub fn retype_range(base: u64, len: u64) -> Result<(), RetypeFailed> {
+pub fn retype_range(base: PhysAddr, len: u64) -> Result<(), RetypeFailed> {
     #[cfg(test)]
     if FAIL_NEXT_RETYPE.swap(false, Ordering::SeqCst) {
         return Err(RetypeFailed);
     }
-    let end = base.saturating_add(len);
+    let end = base.as_u64().saturating_add(len);
     let memtype = set_type_at(base).unwrap_or(MemoryType::WriteBack);
+    let base = base.as_u64();
     let ram = physmap::map().regions().iter().filter(|r| r.kind == RegionKind::SystemRam);
     for region in ram {
         let start = region.start.next_multiple_of(4096).max(base & !4095);
@@ -163,7 +180,8 @@ pub fn retype_range(base: u64, len: u64) -> Result<(), RetypeFailed> {
         }
         // SAFETY: the direct map's type follows memrange's; the other aliases of these
         // frames, the /dev/mem mmaps, are re-typed by the loop below.
-        let retyped = unsafe { paging::set_memtype(phys_to_virt(start), stop - start, memtype) };
+        let retyped =
+            unsafe { paging::set_memtype(phys_to_virt(PhysAddr::new(start)), stop - start, memtype) };
         if let Err(error) = retyped {
             log::warn!("memtype: re-typing the direct map of {start:#x}+{:#x}: {error:?}", stop - start);
             return Err(RetypeFailed);
@@ -171,18 +189,21 @@ pub fn retype_range(base: u64, len: u64) -> Result<(), RetypeFailed> {
     }
     let rules = RULES.get();
     for record in MMAPS.lock().iter() {
-        let start = record.phys.max(base) & !4095;
-        let stop = (record.phys + record.len).min(end);
+        let phys = record.phys.as_u64();
+        let start = phys.max(base) & !4095;
+        let stop = (phys + record.len).min(end);
         let Some(rules) = rules.filter(|_| start < stop) else { continue };
-        let types = rules(start, (stop - start).div_ceil(4096), record.opened_sync);
+        // Inside the record's range: physical addresses.
+        let types = rules(PhysAddr::new(start), (stop - start).div_ceil(4096), record.opened_sync);
         for (page, memtype) in (start..stop).step_by(4096).zip(types) {
             let Some(memtype) = memtype else { continue };
-            let va = (record.va & !4095) + (page - (record.phys & !4095));
+            // The record's own page: inside its mapping, so canonical.
+            let va = record.va.align_down(4096u64) + (page - (phys & !4095));
             // SAFETY: `va` is this live mmap's own page; its type is the one the rules
             // give for the page, as the direct map's above.
             let retyped = unsafe { paging::set_memtype(va, 4096, memtype) };
             if retyped.is_ok() {
-                registry::retype(page, memtype);
+                registry::retype(PhysAddr::new(page), memtype);
             }
         }
     }
@@ -193,10 +214,10 @@ pub fn retype_range(base: u64, len: u64) -> Result<(), RetypeFailed> {
 /// Gives the direct-map alias of the RAM page holding `phys` the type its other mappings
 /// have (Linux's `kernel_map_sync_memtype`): the registered type while a /dev/mem mmap
 /// of it lives, else the type memrange set, else write-back. One page, one type.
-pub fn sync_direct_map(phys: u64) {
-    let page = phys & !4095;
+pub fn sync_direct_map(phys: PhysAddr) {
+    let page = phys.align_down(4096u64);
     // Only whole RAM pages are in the direct map.
-    if !physmap::map().page_is_ram(page) {
+    if !physmap::map().page_is_ram(page.as_u64()) {
         return;
     }
     let wanted = registry::lookup(page).or_else(|| set_type_at(page)).unwrap_or(MemoryType::WriteBack);
@@ -221,15 +242,15 @@ pub fn check_one_type_per_page() -> Result<(), String> {
     use super::query::query;
     for record in MMAPS.lock().iter() {
         for offset in (0..record.len).step_by(4096) {
-            let phys = (record.phys & !4095) + offset;
+            let phys = record.phys.align_down(4096u64) + offset;
             let registered = registry::lookup(phys);
-            let mapped = query((record.va & !4095) + offset).map(|page| page.memtype);
+            let mapped = query(record.va.align_down(4096u64) + offset).map(|page| page.memtype);
             if mapped.is_none() || mapped != registered {
                 return Err(alloc::format!(
                     "page {phys:#x}: an mmap maps it {mapped:?}, the registry says {registered:?}"
                 ));
             }
-            if physmap::map().page_is_ram(phys) {
+            if physmap::map().page_is_ram(phys.as_u64()) {
                 let direct = query(phys_to_virt(phys)).map(|page| page.memtype);
                 if direct != registered {
                     return Err(alloc::format!(
@@ -246,7 +267,7 @@ pub fn check_one_type_per_page() -> Result<(), String> {
 /// type (memrange settings and /dev/mem mmaps), `PAT: [mem 0xSTART-0xEND] TYPE`.
 pub fn pat_memtype_list_text() -> String {
     let mut entries: Vec<(u64, u64, MemoryType)> = SET_TYPES.lock().clone();
-    registry::ranges(|start, end, memtype| entries.push((start, end - start, memtype)));
+    registry::ranges(|start, len, memtype| entries.push((start.as_u64(), len, memtype)));
     entries.sort_unstable_by_key(|&(base, len, _)| (base, len));
     let mut text = String::new();
     for (base, len, memtype) in entries {

@@ -22,6 +22,10 @@ pub mod window;
 use bootloader_api::BootInfo;
 pub use mm_core::PAGE_SIZE;
 pub use mm_core::memtype::{MemoryType, PageSize};
+/// Addresses at mm's API are typed: a physical address, a virtual one (canonical by
+/// construction) and a 4 KiB frame are three types, never a bare `u64`.
+pub use x86_64::structures::paging::PhysFrame;
+pub use x86_64::{PhysAddr, VirtAddr};
 
 use layout::DIRECT_MAP_BASE;
 
@@ -48,9 +52,11 @@ pub fn init(boot_info: &'static BootInfo) -> [u64; 3] {
     [physmap_done, frames_done, now()]
 }
 
-/// The direct-map address of physical address `phys`.
-pub const fn phys_to_virt(phys: u64) -> u64 {
-    DIRECT_MAP_BASE + phys
+/// The direct-map address of physical address `phys` (mapped there only when it is
+/// System RAM: see `direct_map`).
+pub const fn phys_to_virt(phys: PhysAddr) -> VirtAddr {
+    // PhysAddr is below 2^52, so the sum stays inside the kernel half: canonical.
+    VirtAddr::new(DIRECT_MAP_BASE + phys.as_u64())
 }
 
 /// The physical memory [phys, phys+len) as a byte slice, through the direct map.
@@ -59,7 +65,7 @@ pub const fn phys_to_virt(phys: u64) -> u64 {
 fn direct_map_slice(phys: u64, len: u64) -> &'static [u8] {
     // SAFETY: callers pass ranges inside RAM that the bootloader filled and nobody
     // writes afterwards; the direct map covers all of it.
-    unsafe { core::slice::from_raw_parts(phys_to_virt(phys) as *const u8, len as usize) }
+    unsafe { core::slice::from_raw_parts(phys_to_virt(PhysAddr::new(phys)).as_ptr(), len as usize) }
 }
 
 /// The fw_cfg file `xtask` passes the ramdisk in (`-fw_cfg name=...,file=...`).
@@ -87,13 +93,13 @@ pub fn fw_cfg_ramdisk() -> Option<&'static [u8]> {
     }
     bytes.resize(file.size as usize, 0u8);
     let mut descriptor = alloc::boxed::Box::new(fw_cfg::DmaAccess::default());
-    let descriptor_phys = paging::translate(&raw const *descriptor as u64)?.phys;
+    let descriptor_phys = paging::translate(VirtAddr::from_ptr(&raw const *descriptor))?.phys.as_u64();
     let mut done = 0usize;
     while done < bytes.len() {
         let va = bytes.as_mut_ptr() as u64 + done as u64;
         // One transfer per page: the heap's pages need not be physically contiguous.
         let chunk = (PAGE_SIZE - va % PAGE_SIZE).min((bytes.len() - done) as u64);
-        let phys = paging::translate(va)?.phys;
+        let phys = paging::translate(VirtAddr::new(va))?.phys.as_u64();
         // SAFETY: `descriptor_phys` was translated from the boxed descriptor, which lives
         // to the end of this function; [phys, phys + chunk) is the part of `bytes` (heap
         // RAM this function owns, no reference to it in use) at `va`, translated above.

@@ -6,6 +6,9 @@ use mm_core::memtype::{MemoryType, PageSize};
 use mm_core::pte::{self, Attributes, ENTRIES, Entry, Level};
 use spin::Mutex;
 
+use x86_64::structures::paging::PhysFrame;
+use x86_64::{PhysAddr, VirtAddr};
+
 use super::{frames, phys_to_virt};
 use crate::arch::cpu;
 
@@ -13,22 +16,49 @@ use crate::arch::cpu;
 /// from it, even while a process's table is loaded: a process's top-level table shares
 /// the kernel's entries 256..511 (see mm::uspace), so changes below them are seen in
 /// both, and tables directly under the top level are never freed.
-static KERNEL_ROOT: spin::Once<u64> = spin::Once::new();
+static KERNEL_ROOT: spin::Once<PhysFrame> = spin::Once::new();
+
+/// The top-level table CR3 holds now.
+pub(super) fn loaded_root() -> PhysFrame {
+    // CR3's address bits (12-51) are a page-aligned physical address.
+    PhysFrame::containing_address(PhysAddr::new(cpu::page_table_root()))
+}
 
 /// Records the kernel's top-level table; called once by mm::init.
 pub(super) fn init() {
-    KERNEL_ROOT.call_once(cpu::page_table_root);
+    KERNEL_ROOT.call_once(loaded_root);
 }
 
-/// The kernel's top-level table's physical address.
-pub fn kernel_root() -> u64 {
+/// The kernel's top-level table.
+pub fn kernel_root() -> PhysFrame {
     *KERNEL_ROOT.get().expect("mm::init recorded the kernel's page table")
 }
 
 /// The top-level table to walk for `va`: the kernel's for the kernel half, the loaded
 /// one (a process's, or the kernel's) for the lower half.
-fn root_for(va: u64) -> u64 {
-    if va >= super::layout::DIRECT_MAP_BASE { kernel_root() } else { cpu::page_table_root() }
+fn root_for(va: VirtAddr) -> PhysFrame {
+    if va.as_u64() >= super::layout::DIRECT_MAP_BASE { kernel_root() } else { loaded_root() }
+}
+
+/// `addr` as a virtual address, for the page walks of a range computed in `u64`.
+fn virt(addr: u64) -> Result<VirtAddr, MapError> {
+    VirtAddr::try_new(addr).map_err(|_| MapError::NonCanonical)
+}
+
+/// The whole 4 KiB pages [start, end) that cover [va, va+len), all in one canonical half;
+/// `NonCanonical` for a range that runs past its half (checked before anything changes).
+fn page_range(va: VirtAddr, len: u64) -> Result<(u64, u64), MapError> {
+    const SMALL: u64 = PageSize::Size4K.bytes();
+    let start = va.as_u64() & !(SMALL - 1);
+    let end = va
+        .as_u64()
+        .checked_add(len)
+        .and_then(|end| end.checked_next_multiple_of(SMALL))
+        .ok_or(MapError::NonCanonical)?;
+    if end > start && ((start ^ virt(end - 1)?.as_u64()) >> 47) != 0 {
+        return Err(MapError::NonCanonical);
+    }
+    Ok((start, end))
 }
 
 /// Serializes changes to the page tables. Lookups do not take it: page tables are never
@@ -74,7 +104,7 @@ impl From<MapError> for errno::Errno {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Translation {
     /// The physical address of the byte at the virtual address.
-    pub phys: u64,
+    pub phys: PhysAddr,
     /// The size of the leaf that maps it.
     pub size: PageSize,
     /// The leaf entry itself.
@@ -82,25 +112,22 @@ pub struct Translation {
     pub attributes: Attributes,
 }
 
-fn read(table: u64, index: usize) -> Entry {
+fn read(table: PhysFrame, index: usize) -> Entry {
     debug_assert!(index < ENTRIES);
-    // SAFETY: `table` is the physical address of a page table (CR3 or a present
-    // non-leaf entry), which the direct map covers; a table holds 512 entries.
-    Entry(unsafe { (phys_to_virt(table) as *const u64).add(index).read_volatile() })
+    // SAFETY: `table` is a page table (CR3 or a present non-leaf entry's target), a
+    // frame the direct map covers; a table holds 512 entries.
+    Entry(unsafe { phys_to_virt(table.start_address()).as_ptr::<u64>().add(index).read_volatile() })
 }
 
-fn write(table: u64, index: usize, entry: Entry) {
+fn write(table: PhysFrame, index: usize, entry: Entry) {
     debug_assert!(index < ENTRIES);
     // SAFETY: as in `read`; the caller holds LOCK, so no other writer races, and the
     // CPU's own accessed/dirty updates to a leaf being replaced do not matter.
-    unsafe { (phys_to_virt(table) as *mut u64).add(index).write_volatile(entry.0) }
+    unsafe { phys_to_virt(table.start_address()).as_mut_ptr::<u64>().add(index).write_volatile(entry.0) }
 }
 
 /// The leaf entry for `va`: its table, index, level; `None` if unmapped.
-fn find_leaf(va: u64) -> Option<(u64, usize, Level)> {
-    if !pte::is_canonical(va) {
-        return None;
-    }
+fn find_leaf(va: VirtAddr) -> Option<(PhysFrame, usize, Level)> {
     let mut table = root_for(va);
     let mut level = Level::Pml4;
     loop {
@@ -118,12 +145,12 @@ fn find_leaf(va: u64) -> Option<(u64, usize, Level)> {
 }
 
 /// Walks the page tables for `va`.
-pub fn translate(va: u64) -> Option<Translation> {
+pub fn translate(va: VirtAddr) -> Option<Translation> {
     let (table, index, level) = find_leaf(va)?;
     let entry = read(table, index);
     let size = level.leaf_size()?;
     Some(Translation {
-        phys: entry.frame(size) + (va & (size.bytes() - 1)),
+        phys: entry.frame(size) + (va.as_u64() & (size.bytes() - 1)),
         size,
         entry,
         attributes: entry.attributes(size),
@@ -133,9 +160,9 @@ pub fn translate(va: u64) -> Option<Translation> {
 /// Invalidates the TLB for a leaf of `size` at `va`, on every online CPU: a change to
 /// the kernel's tables is done only when no CPU can still use the old entry (the
 /// shoot-down waits for each CPU's acknowledgement).
-fn flush(va: u64, size: PageSize) {
+fn flush(va: VirtAddr, size: PageSize) {
     if crate::arch::smp::shootdowns_needed() {
-        let missing = crate::arch::smp::tlb_shootdown(va, size.bytes());
+        let missing = crate::arch::smp::tlb_shootdown(va.as_u64(), size.bytes());
         if !missing.is_empty() {
             log::warn!("paging: CPUs {missing:?} did not acknowledge the TLB shoot-down of {va:#x}");
         }
@@ -145,9 +172,9 @@ fn flush(va: u64, size: PageSize) {
 }
 
 /// Invalidates this CPU's TLB for a leaf of `size` at `va`.
-fn local_flush(va: u64, size: PageSize) {
+fn local_flush(va: VirtAddr, size: PageSize) {
     match size {
-        PageSize::Size4K => cpu::flush_tlb_page(va),
+        PageSize::Size4K => cpu::flush_tlb_page(va.as_u64()),
         _ => cpu::flush_tlb_all(),
     }
 }
@@ -173,11 +200,13 @@ fn flush_everything() {
 /// `frames`, or device memory, ROM or a hole that no Rust object lives in), and no other
 /// mapping of them has a different memory type (SDM Vol. 3A 11.12.4). `va` must be an
 /// address nothing else uses (a fresh range of the window, or the heap's next pages).
-pub unsafe fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result<(), MapError> {
-    if !pte::is_canonical(va) {
-        return Err(MapError::NonCanonical);
-    }
-    if !va.is_multiple_of(size.bytes()) || !phys.is_multiple_of(size.bytes()) {
+pub unsafe fn map(
+    va: VirtAddr,
+    phys: PhysAddr,
+    size: PageSize,
+    attributes: Attributes,
+) -> Result<(), MapError> {
+    if !va.is_aligned(size.bytes()) || !phys.is_aligned(size.bytes()) {
         return Err(MapError::Unaligned);
     }
     let _guard = LOCK.lock();
@@ -221,7 +250,7 @@ pub unsafe fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) ->
 }
 
 /// Whether the page table at `table` (of `level`) maps nothing, through its subtables.
-fn table_is_empty(table: u64, level: Option<Level>) -> bool {
+fn table_is_empty(table: PhysFrame, level: Option<Level>) -> bool {
     let Some(level) = level else { return false };
     (0..ENTRIES).all(|i| {
         let entry = read(table, i);
@@ -238,7 +267,7 @@ fn table_is_empty(table: u64, level: Option<Level>) -> bool {
 ///
 /// As for [`map`] for `phys` and `attributes`; in addition nothing may still use what
 /// `va` mapped before (no reference into it outlives this call).
-pub unsafe fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(), MapError> {
+pub unsafe fn remap_4k(va: VirtAddr, target: Option<(PhysAddr, Attributes)>) -> Result<(), MapError> {
     let _guard = LOCK.lock();
     let mut table = root_for(va);
     let mut level = Level::Pml4;
@@ -251,15 +280,13 @@ pub unsafe fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(),
         level = level.next().ok_or(MapError::NotMapped)?;
     }
     let entry = match target {
-        Some((phys, attributes)) => {
-            Entry::leaf(phys & !(PageSize::Size4K.bytes() - 1), PageSize::Size4K, attributes)
-        }
+        Some((phys, attributes)) => Entry::leaf(phys, PageSize::Size4K, attributes),
         None => Entry::EMPTY,
     };
     write(table, pte::table_index(va, Level::Pt), entry);
     // This CPU only: the one page `remap_4k` serves (the scratch page) is used only by
     // the CPU holding its lock, which always remaps (and so invalidates) it before use.
-    cpu::flush_tlb_page(va);
+    cpu::flush_tlb_page(va.as_u64());
     Ok(())
 }
 
@@ -272,11 +299,8 @@ pub unsafe fn remap_4k(va: u64, target: Option<(u64, Attributes)>) -> Result<(),
 /// Nothing may use the memory at [va, va+size) after this call: no Rust reference into
 /// it, no pointer the kernel will follow (the kernel image, the heap's live memory and
 /// the direct map of allocated frames are never unmapped by a correct caller).
-pub unsafe fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
-    if !pte::is_canonical(va) {
-        return Err(MapError::NonCanonical);
-    }
-    if !va.is_multiple_of(size.bytes()) {
+pub unsafe fn unmap(va: VirtAddr, size: PageSize) -> Result<Entry, MapError> {
+    if !va.is_aligned(size.bytes()) {
         return Err(MapError::Unaligned);
     }
     split(va, size)?;
@@ -309,7 +333,7 @@ pub unsafe fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
 /// Makes sure the leaf mapping `va` is no larger than `target`, splitting 1 GiB and
 /// 2 MiB pages into 512 pages of the next size down with the same frames and
 /// attributes. Does nothing when `va` is unmapped or already mapped small enough.
-pub fn split(va: u64, target: PageSize) -> Result<(), MapError> {
+pub fn split(va: VirtAddr, target: PageSize) -> Result<(), MapError> {
     let _guard = LOCK.lock();
     while let Some((table, index, level)) = find_leaf(va) {
         let Some(size) = level.leaf_size() else { break };
@@ -339,31 +363,26 @@ pub fn split(va: u64, target: PageSize) -> Result<(), MapError> {
 ///
 /// No other mapping of the same frames may keep a different memory type (SDM Vol. 3A
 /// 11.12.4): the caller re-types every alias, or knows there is none.
-pub unsafe fn set_memtype(va: u64, len: u64, memtype: MemoryType) -> Result<(), MapError> {
-    const SMALL: u64 = PageSize::Size4K.bytes();
-    let start = va & !(SMALL - 1);
-    let end = va
-        .checked_add(len)
-        .and_then(|end| end.checked_next_multiple_of(SMALL))
-        .ok_or(MapError::NonCanonical)?;
+pub unsafe fn set_memtype(va: VirtAddr, len: u64, memtype: MemoryType) -> Result<(), MapError> {
+    let (start, end) = page_range(va, len)?;
     let mut page = start;
     while page < end {
-        let translation = translate(page).ok_or(MapError::NotMapped)?;
+        let translation = translate(virt(page)?).ok_or(MapError::NotMapped)?;
         page = (page | (translation.size.bytes() - 1)).saturating_add(1);
     }
     let mut page = start;
     while page < end {
-        let size = translate(page).ok_or(MapError::NotMapped)?.size;
+        let size = translate(virt(page)?).ok_or(MapError::NotMapped)?.size;
         let leaf_start = page & !(size.bytes() - 1);
         if let Some(smaller) = size.smaller()
             && (leaf_start < start || leaf_start + size.bytes() > end)
         {
             // The large leaf reaches outside the range: split it and look again.
-            split(page, smaller)?;
+            split(virt(page)?, smaller)?;
             continue;
         }
         let _guard = LOCK.lock();
-        let (table, index, _) = find_leaf(page).ok_or(MapError::NotMapped)?;
+        let (table, index, _) = find_leaf(virt(page)?).ok_or(MapError::NotMapped)?;
         write(table, index, read(table, index).with_memtype(size, memtype));
         page = leaf_start + size.bytes();
     }
@@ -396,31 +415,28 @@ fn flush_range(va: u64, len: u64) {
 /// # Safety
 ///
 /// As for [`unmap`], for every page of the range.
-pub unsafe fn unmap_range(va: u64, len: u64) -> Result<u64, MapError> {
+pub unsafe fn unmap_range(va: VirtAddr, len: u64) -> Result<u64, MapError> {
     const SMALL: u64 = PageSize::Size4K.bytes();
-    if !va.is_multiple_of(SMALL) {
+    if !va.is_aligned(SMALL) {
         return Err(MapError::Unaligned);
     }
-    let end = va
-        .checked_add(len)
-        .and_then(|end| end.checked_next_multiple_of(SMALL))
-        .ok_or(MapError::NonCanonical)?;
+    let (va, end) = page_range(va, len)?;
     let mut removed = 0;
     let mut page = va;
     while page < end {
-        let Some(translation) = translate(page) else {
+        let Some(translation) = translate(virt(page)?) else {
             page += SMALL;
             continue;
         };
         let size = translation.size;
         let leaf_start = page & !(size.bytes() - 1);
         if leaf_start < va || leaf_start + size.bytes() > end {
-            split(page, size.smaller().unwrap_or(PageSize::Size4K))?;
+            split(virt(page)?, size.smaller().unwrap_or(PageSize::Size4K))?;
             continue;
         }
         // SAFETY: the page lies inside the range, which the caller gives up (this
         // function's own contract).
-        unsafe { unmap(leaf_start, size)? };
+        unsafe { unmap(virt(leaf_start)?, size)? };
         removed += size.bytes();
         page = leaf_start + size.bytes();
     }
@@ -443,21 +459,25 @@ mod tests {
     // The tests map only [TEST_VA, TEST_VA + 8 GiB), window addresses nothing else uses,
     // to HOLE_PHYS, a hole no Rust object lives in, and re-type the direct map of a frame
     // they own: these wrappers state that once for every call below.
+    // They take the tests' constants as `u64` (every one canonical and below 2^52).
     fn map(va: u64, phys: u64, size: PageSize, attributes: Attributes) -> Result<(), MapError> {
         // SAFETY: see above.
-        unsafe { super::map(va, phys, size, attributes) }
+        unsafe { super::map(VirtAddr::new(va), PhysAddr::new(phys), size, attributes) }
     }
     fn unmap(va: u64, size: PageSize) -> Result<Entry, MapError> {
         // SAFETY: see above.
-        unsafe { super::unmap(va, size) }
+        unsafe { super::unmap(VirtAddr::new(va), size) }
     }
     fn unmap_range(va: u64, len: u64) -> Result<u64, MapError> {
         // SAFETY: see above.
-        unsafe { super::unmap_range(va, len) }
+        unsafe { super::unmap_range(VirtAddr::new(va), len) }
     }
     fn set_memtype(va: u64, len: u64, memtype: MemoryType) -> Result<(), MapError> {
         // SAFETY: see above; the frame has no other mapping.
-        unsafe { super::set_memtype(va, len, memtype) }
+        unsafe { super::set_memtype(VirtAddr::new(va), len, memtype) }
+    }
+    fn translate(va: u64) -> Option<Translation> {
+        super::translate(VirtAddr::new(va))
     }
 
     #[ktest]
@@ -471,7 +491,7 @@ mod tests {
                 let offset = size.bytes() - 8;
                 let t = translate(va + offset).expect("mapped");
                 assert_eq!(
-                    (t.phys, t.size, t.attributes),
+                    (t.phys.as_u64(), t.size, t.attributes),
                     (phys + offset, size, attributes),
                     "{memtype} {size:?}"
                 );
@@ -479,7 +499,7 @@ mod tests {
                 let pat = if size == PageSize::Size4K { PAT_4K } else { PAT_LARGE };
                 assert_eq!(t.entry.0 & (PWT | PCD | pat), cache_bits(memtype, size), "{memtype} {size:?}");
                 assert_eq!(map(va, phys, size, attributes), Err(MapError::AlreadyMapped));
-                assert_eq!(unmap(va, size).map(|e| e.frame(size)), Ok(phys));
+                assert_eq!(unmap(va, size).map(|e| e.frame(size).as_u64()), Ok(phys));
                 assert_eq!(translate(va), None);
                 assert_eq!(unmap(va, size), Err(MapError::NotMapped));
             }
@@ -503,7 +523,14 @@ mod tests {
     #[ktest]
     fn bad_requests_change_nothing() {
         let attrs = Attributes::KERNEL_DATA;
-        assert_eq!(map(0x0000_8000_0000_0000, 0, PageSize::Size4K, attrs), Err(MapError::NonCanonical));
+        // A non-canonical address cannot even be named: VirtAddr refuses it.
+        assert!(VirtAddr::try_new(0x0000_8000_0000_0000).is_err());
+        // A range that runs out of the canonical half is refused whole.
+        assert_eq!(
+            unmap_range(0x0000_7fff_ffff_f000, 0x2000),
+            Err(MapError::NonCanonical),
+            "the range's second page is not canonical"
+        );
         assert_eq!(map(TEST_VA + 0x1000, HOLE_PHYS, PageSize::Size2M, attrs), Err(MapError::Unaligned));
         assert_eq!(map(TEST_VA, HOLE_PHYS + 0x1000, PageSize::Size2M, attrs), Err(MapError::Unaligned));
         assert_eq!(translate(TEST_VA), None);
@@ -519,7 +546,7 @@ mod tests {
         for chunk in 0..512u64 {
             let va = TEST_VA + (chunk << 21);
             let t = translate(va).unwrap();
-            assert_eq!(t.phys, HOLE_PHYS + (chunk << 21), "chunk {chunk} still maps its frames");
+            assert_eq!(t.phys.as_u64(), HOLE_PHYS + (chunk << 21), "chunk {chunk} still maps its frames");
             if chunk == 300 {
                 assert_eq!(t.size, PageSize::Size4K, "the chunk holding the page was split");
             } else {
@@ -529,7 +556,7 @@ mod tests {
         for page in 0..512u64 {
             let va = TEST_VA + (300 << 21) + (page << 12);
             let t = translate(va).unwrap();
-            assert_eq!(t.phys, HOLE_PHYS + (300 << 21) + (page << 12));
+            assert_eq!(t.phys.as_u64(), HOLE_PHYS + (300 << 21) + (page << 12));
             let expected = if page == 7 { MemoryType::Uncacheable } else { MemoryType::WriteBack };
             assert_eq!(t.attributes, attrs.with_memtype(expected), "page {page}");
         }
@@ -542,24 +569,24 @@ mod tests {
     fn retyping_the_direct_map_splits_a_2m_page_and_keeps_the_data() {
         // A RAM frame of our own, seen through the direct map.
         let frame = frames::allocate().unwrap();
-        let va = phys_to_virt(frame);
+        let va = phys_to_virt(frame.start_address()).as_u64();
         let before = translate(va).unwrap();
         assert_eq!(before.size, PageSize::Size2M, "the bootloader maps physical memory with 2 MiB pages");
         let neighbour =
             (va & !(before.size.bytes() - 1)) + if va.is_multiple_of(before.size.bytes()) { 4096 } else { 0 };
         let mut data_before = [0u8; 64];
-        crate::mm::nofault::read_kernel(neighbour, &mut data_before).unwrap();
+        crate::mm::nofault::read_kernel(VirtAddr::new(neighbour), &mut data_before).unwrap();
         set_memtype(va, 4096, MemoryType::WriteThrough).unwrap();
         let after = translate(va).unwrap();
         assert_eq!(
             (after.phys, after.size, after.attributes.memtype),
-            (frame, PageSize::Size4K, MemoryType::WriteThrough)
+            (frame.start_address(), PageSize::Size4K, MemoryType::WriteThrough)
         );
         let n = translate(neighbour).unwrap();
         assert_eq!(n.attributes.memtype, before.attributes.memtype, "the neighbour keeps its type");
-        assert_eq!(n.phys, neighbour - crate::mm::layout::DIRECT_MAP_BASE);
+        assert_eq!(n.phys.as_u64(), neighbour - crate::mm::layout::DIRECT_MAP_BASE);
         let mut data_after = [0u8; 64];
-        crate::mm::nofault::read_kernel(neighbour, &mut data_after).unwrap();
+        crate::mm::nofault::read_kernel(VirtAddr::new(neighbour), &mut data_after).unwrap();
         assert_eq!(data_before, data_after);
         set_memtype(va, 4096, before.attributes.memtype).unwrap();
         frames::free(frame).unwrap();

@@ -6,6 +6,7 @@ use bootloader_api::info::MemoryRegionKind;
 use mm_core::elf;
 use mm_core::physmap::{KernelSection, PhysMap, Region, RegionKind, SectionRange};
 use spin::Once;
+use x86_64::VirtAddr;
 
 use super::{PAGE_SIZE, paging};
 
@@ -95,8 +96,9 @@ fn add_virtual_range(map: &mut KernelPhysMap, start: u64, end: u64, section: Ker
     while at < end {
         let page_end = (at & !(PAGE_SIZE - 1)) + PAGE_SIZE;
         let chunk_end = page_end.min(end);
-        if let Some(translation) = paging::translate(at) {
-            let phys = translation.phys;
+        // Kernel-image addresses (from the kernel's own ELF headers): canonical.
+        if let Some(translation) = paging::translate(VirtAddr::new(at)) {
+            let phys = translation.phys.as_u64();
             let range = SectionRange { start: phys, end: phys + (chunk_end - at), section };
             if let Err(error) = map.add_section(range) {
                 log::warn!("physmap: kernel bytes {at:#x} at {phys:#x}: {error:?}");
@@ -125,10 +127,16 @@ mod tests {
     #[ktest]
     fn the_kernel_sections_are_in_ram_where_the_code_runs() {
         let map = map();
-        let code = paging::translate(qemu_has_ram_where_the_pc_has_it as *const () as u64).unwrap().phys;
+        let code = paging::translate(VirtAddr::from_ptr(qemu_has_ram_where_the_pc_has_it as *const ()))
+            .unwrap()
+            .phys
+            .as_u64();
         assert_eq!(map.section_at(code), Some(KernelSection::Code));
         static TEXT: [u8; 3] = *b"abc";
-        let rodata = paging::translate(core::hint::black_box(&TEXT).as_ptr() as u64).unwrap().phys;
+        let rodata = paging::translate(VirtAddr::from_ptr(core::hint::black_box(&TEXT).as_ptr()))
+            .unwrap()
+            .phys
+            .as_u64();
         assert_eq!(map.section_at(rodata), Some(KernelSection::Rodata));
         for kind in [KernelSection::Code, KernelSection::Rodata, KernelSection::Data, KernelSection::Bss] {
             assert!(map.sections().iter().any(|s| s.section == kind), "no {kind:?} section");

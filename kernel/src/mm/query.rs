@@ -2,6 +2,7 @@
 //! this (EFAULT unmapped, EIO device memory, write protection).
 
 use mm_core::memtype::{MemoryType, PageSize};
+use x86_64::{PhysAddr, VirtAddr};
 
 use super::{paging, physmap};
 
@@ -9,7 +10,7 @@ use super::{paging, physmap};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MappedPage {
     /// The physical address the virtual address leads to.
-    pub phys: u64,
+    pub phys: PhysAddr,
     pub page_size: PageSize,
     pub writable: bool,
     pub executable: bool,
@@ -19,8 +20,8 @@ pub struct MappedPage {
     pub ram: bool,
 }
 
-/// The walk's answer for `va`: `None` if unmapped or non-canonical.
-pub fn query(va: u64) -> Option<MappedPage> {
+/// The walk's answer for `va`: `None` if unmapped.
+pub fn query(va: VirtAddr) -> Option<MappedPage> {
     let translation = paging::translate(va)?;
     Some(MappedPage {
         phys: translation.phys,
@@ -28,7 +29,7 @@ pub fn query(va: u64) -> Option<MappedPage> {
         writable: translation.attributes.writable,
         executable: !translation.attributes.no_execute,
         memtype: translation.attributes.memtype,
-        ram: physmap::map().page_is_ram(translation.phys),
+        ram: physmap::map().page_is_ram(translation.phys.as_u64()),
     })
 }
 
@@ -44,10 +45,10 @@ mod tests {
 
     #[ktest]
     fn device_memory_in_the_window_is_not_ram() {
-        let mapping = map_phys_range(HPET_BASE, 0x400, MemoryType::Uncacheable).unwrap();
+        let mapping = map_phys_range(PhysAddr::new(HPET_BASE), 0x400, MemoryType::Uncacheable).unwrap();
         let page = query(mapping.va).expect("mapped");
         assert_eq!(
-            (page.phys, page.ram, page.memtype, page.writable),
+            (page.phys.as_u64(), page.ram, page.memtype, page.writable),
             (HPET_BASE, false, MemoryType::Uncacheable, true)
         );
         assert!(!page.executable);
@@ -62,20 +63,22 @@ mod tests {
     #[ktest]
     fn the_window_gives_its_addresses_back() {
         let free = crate::mm::window::free_bytes();
-        let a = map_phys_range(0xe0000, 0x20000, MemoryType::WriteBack).unwrap();
-        let b = map_phys_range(0x1234, 10, MemoryType::UncachedMinus).unwrap();
-        assert_eq!(b.va & 0xfff, 0x234, "the offset in the page is kept");
+        let a = map_phys_range(PhysAddr::new(0xe0000), 0x20000, MemoryType::WriteBack).unwrap();
+        let b = map_phys_range(PhysAddr::new(0x1234), 10, MemoryType::UncachedMinus).unwrap();
+        assert_eq!(b.va.as_u64() & 0xfff, 0x234, "the offset in the page is kept");
         assert!(crate::mm::window::free_bytes() < free);
         unmap_phys_range(a);
         unmap_phys_range(b);
         assert_eq!(crate::mm::window::free_bytes(), free);
-        assert!(map_phys_range(0, 0, MemoryType::WriteBack).is_err());
-        assert!(map_phys_range(1 << physmap::max_phys_addr_bits(), 4096, MemoryType::WriteBack).is_err());
+        assert!(map_phys_range(PhysAddr::zero(), 0, MemoryType::WriteBack).is_err());
+        let limit = PhysAddr::new(1 << physmap::max_phys_addr_bits());
+        assert!(map_phys_range(limit, 4096, MemoryType::WriteBack).is_err());
     }
 
     #[ktest]
     fn the_direct_map_of_ram_is_write_back_ram() {
-        let page = query(crate::mm::phys_to_virt(0x10_0000)).expect("the direct map covers 1 MiB");
-        assert_eq!((page.phys, page.ram, page.memtype), (0x10_0000, true, MemoryType::WriteBack));
+        let page =
+            query(crate::mm::phys_to_virt(PhysAddr::new(0x10_0000))).expect("the direct map covers 1 MiB");
+        assert_eq!((page.phys.as_u64(), page.ram, page.memtype), (0x10_0000, true, MemoryType::WriteBack));
     }
 }

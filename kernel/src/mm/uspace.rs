@@ -12,6 +12,8 @@ use alloc::vec::Vec;
 use errno::{Errno, KResult};
 use mm_core::memtype::{MemoryType, PageSize};
 use mm_core::pte::{self, Attributes, ENTRIES, Entry, Level, USER};
+use x86_64::structures::paging::PhysFrame;
+use x86_64::{PhysAddr, VirtAddr};
 
 use super::{PAGE_SIZE, frames, paging, phys_to_virt};
 use crate::arch::cpu;
@@ -41,21 +43,32 @@ impl Protection {
 
 /// A process's page tables.
 pub struct AddressSpace {
-    root: u64,
+    root: PhysFrame,
 }
 
-fn entry_ptr(table: u64, index: usize) -> *mut u64 {
+fn entry_ptr(table: PhysFrame, index: usize) -> *mut u64 {
     debug_assert!(index < ENTRIES);
-    (phys_to_virt(table) as *mut u64).wrapping_add(index)
+    phys_to_virt(table.start_address()).as_mut_ptr::<u64>().wrapping_add(index)
 }
 
-fn read(table: u64, index: usize) -> Entry {
+/// A lower-half address the callers checked (below USER_END: canonical).
+fn user_va(va: u64) -> VirtAddr {
+    debug_assert!(va < USER_END);
+    VirtAddr::new(va)
+}
+
+/// The frame a 4 KiB leaf maps.
+fn leaf_frame(entry: Entry) -> PhysFrame {
+    PhysFrame::containing_address(entry.frame(PageSize::Size4K))
+}
+
+fn read(table: PhysFrame, index: usize) -> Entry {
     // SAFETY: `table` is a page table of this address space (its root or a present
     // non-leaf entry's target), a frame the direct map covers, 512 entries long.
     Entry(unsafe { entry_ptr(table, index).read_volatile() })
 }
 
-fn write(table: u64, index: usize, entry: Entry) {
+fn write(table: PhysFrame, index: usize, entry: Entry) {
     // SAFETY: as in `read`; the address space is changed only through `&mut self`.
     unsafe { entry_ptr(table, index).write_volatile(entry.0) }
 }
@@ -90,18 +103,18 @@ impl AddressSpace {
         self.sync_kernel_half();
         // SAFETY: the upper half is the kernel's (just copied), so the kernel's code,
         // stacks and data stay mapped; the lower half holds only this process's pages.
-        unsafe { cpu::load_page_table(self.root) };
+        unsafe { cpu::load_page_table(self.root.start_address().as_u64()) };
     }
 
     /// Loads the kernel's own table again (the lower half then maps nothing of a
     /// process).
     pub fn deactivate() {
         // SAFETY: the kernel's table maps everything the kernel uses.
-        unsafe { cpu::load_page_table(paging::kernel_root()) };
+        unsafe { cpu::load_page_table(paging::kernel_root().start_address().as_u64()) };
     }
 
     /// The leaf table and index for `va`, making tables on the way when `create`.
-    fn leaf_slot(&mut self, va: u64, create: bool) -> KResult<Option<(u64, usize)>> {
+    fn leaf_slot(&mut self, va: VirtAddr, create: bool) -> KResult<Option<(PhysFrame, usize)>> {
         let mut table = self.root;
         let mut level = Level::Pml4;
         while level != Level::Pt {
@@ -124,6 +137,7 @@ impl AddressSpace {
     /// Where the next page that may be mapped after `va` is, when `va` has no leaf table:
     /// the end of the missing table's reach (512 GiB, 1 GiB or 2 MiB).
     fn skip_unmapped(&self, va: u64) -> u64 {
+        let address = user_va(va);
         let mut table = self.root;
         let mut level = Level::Pml4;
         let reach = |level: Level| -> u64 {
@@ -135,7 +149,7 @@ impl AddressSpace {
             }
         };
         loop {
-            let entry = read(table, pte::table_index(va, level));
+            let entry = read(table, pte::table_index(address, level));
             if !entry.is_present() || level == Level::Pt {
                 return (va | (reach(level) - 1)).saturating_add(1);
             }
@@ -148,7 +162,7 @@ impl AddressSpace {
     }
 
     /// The leaf entry mapping `va`, if any.
-    pub fn entry(&self, va: u64) -> Option<Entry> {
+    pub fn entry(&self, va: VirtAddr) -> Option<Entry> {
         let mut table = self.root;
         let mut level = Level::Pml4;
         loop {
@@ -165,7 +179,7 @@ impl AddressSpace {
         }
     }
 
-    fn leaf_bits(frame: u64, protection: Protection, memtype: MemoryType) -> Entry {
+    fn leaf_bits(frame: PhysAddr, protection: Protection, memtype: MemoryType) -> Entry {
         let attributes = Attributes {
             writable: protection.write,
             user: protection.read || protection.write || protection.execute,
@@ -181,8 +195,8 @@ impl AddressSpace {
 
     /// Maps [addr, addr+len) to fresh zeroed frames. Nothing must be mapped there. On
     /// ENOMEM, what was mapped is undone.
-    pub fn map_anonymous(&mut self, addr: u64, len: u64, protection: Protection) -> KResult<()> {
-        if !is_user_range(addr, len) {
+    pub fn map_anonymous(&mut self, addr: VirtAddr, len: u64, protection: Protection) -> KResult<()> {
+        if !is_user_range(addr.as_u64(), len) {
             return Err(Errno::EINVAL);
         }
         let mut done = 0;
@@ -191,7 +205,7 @@ impl AddressSpace {
             let result = (|| {
                 let (table, index) = self.leaf_slot(va, true)?.ok_or(Errno::ENOMEM)?;
                 let frame = frames::allocate_zeroed().ok_or(Errno::ENOMEM)?;
-                let entry = Self::leaf_bits(frame, protection, MemoryType::WriteBack);
+                let entry = Self::leaf_bits(frame.start_address(), protection, MemoryType::WriteBack);
                 write(table, index, Entry(entry.0 | OWNED));
                 Ok(())
             })();
@@ -214,13 +228,16 @@ impl AddressSpace {
     /// or RAM the kernel never frees while it is mapped).
     pub unsafe fn map_physical(
         &mut self,
-        addr: u64,
+        addr: VirtAddr,
         len: u64,
-        phys: u64,
+        phys: PhysAddr,
         protection: Protection,
         memtype: MemoryType,
     ) -> KResult<()> {
-        if !is_user_range(addr, len) || !phys.is_multiple_of(PAGE_SIZE) {
+        if !is_user_range(addr.as_u64(), len)
+            || !phys.is_aligned(PAGE_SIZE)
+            || PhysAddr::try_new(phys.as_u64().saturating_add(len)).is_err()
+        {
             return Err(Errno::EINVAL);
         }
         let mut done = 0;
@@ -242,20 +259,21 @@ impl AddressSpace {
     /// Unmaps whatever is mapped in [addr, addr+len) (page-aligned, lower half; other
     /// ranges are ignored), freeing the frames the space owns. Returns the number of
     /// pages that were mapped.
-    pub fn unmap(&mut self, addr: u64, len: u64) -> u64 {
+    pub fn unmap(&mut self, addr: VirtAddr, len: u64) -> u64 {
+        let addr = addr.as_u64();
         if len == 0 || !is_user_range(addr, len) {
             return 0;
         }
         let mut unmapped = 0;
         let mut va = addr;
         while va < addr + len {
-            if let Ok(Some((table, index))) = self.leaf_slot(va, false) {
+            if let Ok(Some((table, index))) = self.leaf_slot(user_va(va), false) {
                 let entry = read(table, index);
                 if entry.0 != 0 {
                     write(table, index, Entry::EMPTY);
                     cpu::flush_tlb_page(va);
                     if entry.0 & OWNED != 0 {
-                        let _ = frames::free(entry.frame(PageSize::Size4K));
+                        let _ = frames::free(leaf_frame(entry));
                     }
                     unmapped += 1;
                 }
@@ -268,13 +286,14 @@ impl AddressSpace {
     }
 
     /// Changes the access of the mapped pages of [addr, addr+len).
-    pub fn protect(&mut self, addr: u64, len: u64, protection: Protection) {
+    pub fn protect(&mut self, addr: VirtAddr, len: u64, protection: Protection) {
+        let addr = addr.as_u64();
         if len == 0 || !is_user_range(addr, len) {
             return;
         }
         let mut va = addr;
         while va < addr + len {
-            if let Ok(Some((table, index))) = self.leaf_slot(va, false) {
+            if let Ok(Some((table, index))) = self.leaf_slot(user_va(va), false) {
                 let entry = read(table, index);
                 if entry.0 != 0 {
                     let frame = entry.frame(PageSize::Size4K);
@@ -297,8 +316,8 @@ impl AddressSpace {
     /// # Safety
     /// The page maps a physical range whose registered type is now `memtype` (memrange
     /// re-typed it), so the new entry agrees with every other mapping of the frame.
-    pub unsafe fn set_memtype(&mut self, va: u64, memtype: MemoryType) -> bool {
-        if !is_user_range(va, PAGE_SIZE) {
+    pub unsafe fn set_memtype(&mut self, va: VirtAddr, memtype: MemoryType) -> bool {
+        if !is_user_range(va.as_u64(), PAGE_SIZE) {
             return false;
         }
         let Ok(Some((table, index))) = self.leaf_slot(va, false) else { return false };
@@ -315,24 +334,25 @@ impl AddressSpace {
         };
         let new = Self::leaf_bits(entry.frame(PageSize::Size4K), protection, memtype);
         write(table, index, new);
-        cpu::flush_tlb_page(va);
+        cpu::flush_tlb_page(va.as_u64());
         true
     }
 
     /// Copies `bytes` to `addr` in this space's own frames, whatever the pages' access
     /// (the ELF loader fills read-only segments this way). EFAULT if a page is not
     /// mapped to a frame of this space.
-    pub fn write_bytes(&mut self, addr: u64, bytes: &[u8]) -> KResult<()> {
+    pub fn write_bytes(&mut self, addr: VirtAddr, bytes: &[u8]) -> KResult<()> {
         let mut done = 0usize;
         while done < bytes.len() {
-            let va = addr.checked_add(done as u64).ok_or(Errno::EFAULT)?;
-            let offset = (va % PAGE_SIZE) as usize;
+            let va = addr.as_u64().checked_add(done as u64).ok_or(Errno::EFAULT)?;
+            let va = VirtAddr::try_new(va).map_err(|_| Errno::EFAULT)?;
+            let offset = (va.as_u64() % PAGE_SIZE) as usize;
             let count = (PAGE_SIZE as usize - offset).min(bytes.len() - done);
             let entry = self.entry(va).ok_or(Errno::EFAULT)?;
             if entry.0 & OWNED == 0 {
                 return Err(Errno::EFAULT);
             }
-            let dst = phys_to_virt(entry.frame(PageSize::Size4K) + offset as u64) as *mut u8;
+            let dst = phys_to_virt(entry.frame(PageSize::Size4K) + offset as u64).as_mut_ptr::<u8>();
             // SAFETY: the frame is this space's own (OWNED), reached through the direct
             // map; [offset, offset+count) stays inside the page; no Rust reference
             // covers user frames.
@@ -344,7 +364,7 @@ impl AddressSpace {
 
     /// Frees every frame and table of the lower half.
     fn free_lower_half(&mut self) {
-        fn free_table(table: u64, level: Level) {
+        fn free_table(table: PhysFrame, level: Level) {
             for index in 0..ENTRIES {
                 let entry = read(table, index);
                 if entry.0 == 0 {
@@ -358,7 +378,7 @@ impl AddressSpace {
                     Some(_) => {}
                     None => {
                         if entry.0 & OWNED != 0 {
-                            let _ = frames::free(entry.frame(PageSize::Size4K));
+                            let _ = frames::free(leaf_frame(entry));
                         }
                     }
                 }
@@ -375,13 +395,14 @@ impl AddressSpace {
     }
 
     /// The physical pages mapped in [addr, addr+len), for tests and /proc: (va, entry).
-    pub fn mapped_pages(&self, addr: u64, len: u64) -> Vec<(u64, Entry)> {
+    pub fn mapped_pages(&self, addr: VirtAddr, len: u64) -> Vec<(VirtAddr, Entry)> {
+        let addr = addr.as_u64();
         let mut pages = Vec::new();
         let mut va = addr;
         while va < addr.saturating_add(len) && va < USER_END {
-            match self.entry(va) {
+            match self.entry(user_va(va)) {
                 Some(entry) => {
-                    pages.push((va, entry));
+                    pages.push((user_va(va), entry));
                     va += PAGE_SIZE;
                 }
                 None => va = self.skip_unmapped(va).max(va + PAGE_SIZE),
@@ -393,7 +414,7 @@ impl AddressSpace {
 
 impl Drop for AddressSpace {
     fn drop(&mut self) {
-        if cpu::page_table_root() == self.root {
+        if cpu::page_table_root() == self.root.start_address().as_u64() {
             Self::deactivate();
         }
         self.free_lower_half();

@@ -7,6 +7,8 @@ use alloc::vec::Vec;
 use mm_core::memtype::{MemoryType, PageSize};
 use mm_core::pte::Attributes;
 use spin::Mutex;
+use x86_64::structures::paging::PhysFrame;
+use x86_64::{PhysAddr, VirtAddr};
 
 use super::layout::{WINDOW_BASE, WINDOW_SIZE};
 use super::paging::{self, MapError};
@@ -20,8 +22,8 @@ static INIT: spin::Once<()> = spin::Once::new();
 #[derive(Debug, PartialEq, Eq)]
 pub struct WindowMapping {
     /// The virtual address of `phys`.
-    pub va: u64,
-    pub phys: u64,
+    pub va: VirtAddr,
+    pub phys: PhysAddr,
     pub len: u64,
     /// The whole pages mapped: [base, base + pages * 4 KiB).
     base: u64,
@@ -33,16 +35,21 @@ impl WindowMapping {
     /// (`va`, `phys`, `len`), made again from those three numbers, for a caller that had
     /// to keep them instead (the ACPI tables' mapper). Unmapping it is only right for
     /// exactly such a mapping, once.
-    pub(super) fn rebuild(va: u64, phys: u64, len: u64) -> Self {
-        let first = phys & !(PAGE_SIZE - 1);
-        let pages = (phys + len).next_multiple_of(PAGE_SIZE).saturating_sub(first) / PAGE_SIZE;
-        Self { va, phys, len, base: va & !(PAGE_SIZE - 1), pages }
+    pub(super) fn rebuild(va: VirtAddr, phys: PhysAddr, len: u64) -> Self {
+        let first = phys.as_u64() & !(PAGE_SIZE - 1);
+        let pages = (phys.as_u64() + len).next_multiple_of(PAGE_SIZE).saturating_sub(first) / PAGE_SIZE;
+        Self { va, phys, len, base: va.as_u64() & !(PAGE_SIZE - 1), pages }
     }
 }
 
 fn free_list() -> spin::MutexGuard<'static, Vec<(u64, u64)>> {
     INIT.call_once(|| FREE.lock().push((WINDOW_BASE, WINDOW_SIZE)));
     FREE.lock()
+}
+
+/// A window address as a `VirtAddr` (the window lies in the kernel half: canonical).
+fn window_va(va: u64) -> VirtAddr {
+    VirtAddr::new(va)
 }
 
 /// First fit; `bytes` is a multiple of the page size.
@@ -79,7 +86,7 @@ fn release_va(start: u64, bytes: u64) {
 
 /// Maps the physical range [phys, phys+len) with memory type `memtype`, kernel
 /// read-write and not executable, followed by an unmapped guard page.
-pub fn map_phys_range(phys: u64, len: u64, memtype: MemoryType) -> Result<WindowMapping, MapError> {
+pub fn map_phys_range(phys: PhysAddr, len: u64, memtype: MemoryType) -> Result<WindowMapping, MapError> {
     map_phys_pages(phys, len, true, |_| memtype)
 }
 
@@ -87,37 +94,38 @@ pub fn map_phys_range(phys: u64, len: u64, memtype: MemoryType) -> Result<Window
 /// writable or read-only, never executable, followed by an unmapped guard page. A
 /// failure unmaps whatever was mapped.
 pub fn map_phys_pages(
-    phys: u64,
+    phys: PhysAddr,
     len: u64,
     writable: bool,
-    type_of: impl Fn(u64) -> MemoryType,
+    type_of: impl Fn(PhysAddr) -> MemoryType,
 ) -> Result<WindowMapping, MapError> {
     let limit = 1u64 << physmap::max_phys_addr_bits();
-    let end = phys.checked_add(len).filter(|&end| len > 0 && end <= limit).ok_or(MapError::Unaligned)?;
-    let first = phys & !(PAGE_SIZE - 1);
-    let pages = (end.next_multiple_of(PAGE_SIZE) - first) / PAGE_SIZE;
+    let end =
+        phys.as_u64().checked_add(len).filter(|&end| len > 0 && end <= limit).ok_or(MapError::Unaligned)?;
+    let first = phys.align_down(PAGE_SIZE);
+    let pages = (end.next_multiple_of(PAGE_SIZE) - first.as_u64()) / PAGE_SIZE;
     let base = map_pages(pages, writable, |page| {
         let frame = first + page * PAGE_SIZE;
         (frame, type_of(frame))
     })?;
-    Ok(WindowMapping { va: base + (phys - first), phys, len, base, pages })
+    Ok(WindowMapping { va: window_va(base + (phys - first)), phys, len, base, pages })
 }
 
 /// Maps `frames` (anywhere in physical memory) at consecutive addresses, kernel
 /// read-write with `memtype`, followed by an unmapped guard page. The mapping's `phys`
 /// is the first frame; unmap it with [`unmap_phys_range`].
-pub fn map_frames(frames: &[u64], memtype: MemoryType) -> Result<WindowMapping, MapError> {
+pub fn map_frames(frames: &[PhysFrame], memtype: MemoryType) -> Result<WindowMapping, MapError> {
     let pages = frames.len() as u64;
-    let first = *frames.first().ok_or(MapError::Unaligned)?;
-    let base = map_pages(pages, true, |page| (frames[page as usize], memtype))?;
-    Ok(WindowMapping { va: base, phys: first, len: pages * PAGE_SIZE, base, pages })
+    let first = frames.first().ok_or(MapError::Unaligned)?.start_address();
+    let base = map_pages(pages, true, |page| (frames[page as usize].start_address(), memtype))?;
+    Ok(WindowMapping { va: window_va(base), phys: first, len: pages * PAGE_SIZE, base, pages })
 }
 
 /// A kernel stack for another CPU: `pages` fresh zeroed frames mapped write-back in the
 /// window, between two unmapped guard pages (an overflow faults instead of writing over
 /// whatever lies below). Returns the top (16-byte aligned). Never freed: a CPU's stack
 /// lives as long as the kernel.
-pub fn allocate_stack(pages: u64) -> Result<u64, MapError> {
+pub fn allocate_stack(pages: u64) -> Result<VirtAddr, MapError> {
     // Guard, stack, guard.
     let bytes = (pages + 2) * PAGE_SIZE;
     let base = allocate_va(bytes).ok_or(MapError::OutOfFrames)?;
@@ -125,7 +133,7 @@ pub fn allocate_stack(pages: u64) -> Result<u64, MapError> {
     let mut mapped = Vec::new();
     let mut result = Ok(());
     for page in 1..=pages {
-        let va = base + page * PAGE_SIZE;
+        let va = window_va(base + page * PAGE_SIZE);
         let Some(frame) = super::frames::allocate_zeroed() else {
             result = Err(MapError::OutOfFrames);
             break;
@@ -133,7 +141,12 @@ pub fn allocate_stack(pages: u64) -> Result<u64, MapError> {
         // SAFETY: the addresses were just taken from the window's free list, so nothing
         // uses them; the frame was just allocated, so nothing else uses it either.
         match unsafe {
-            paging::map(va, frame, PageSize::Size4K, attributes.with_memtype(MemoryType::WriteBack))
+            paging::map(
+                va,
+                frame.start_address(),
+                PageSize::Size4K,
+                attributes.with_memtype(MemoryType::WriteBack),
+            )
         } {
             Ok(()) => mapped.push((va, frame)),
             Err(error) => {
@@ -152,7 +165,7 @@ pub fn allocate_stack(pages: u64) -> Result<u64, MapError> {
         release_va(base, bytes);
         return Err(error);
     }
-    Ok(base + (pages + 1) * PAGE_SIZE)
+    Ok(window_va(base + (pages + 1) * PAGE_SIZE))
 }
 
 /// Takes addresses for `pages` pages and a guard page, and maps page `i` to the frame
@@ -160,7 +173,7 @@ pub fn allocate_stack(pages: u64) -> Result<u64, MapError> {
 fn map_pages(
     pages: u64,
     writable: bool,
-    frame_of: impl Fn(u64) -> (u64, MemoryType),
+    frame_of: impl Fn(u64) -> (PhysAddr, MemoryType),
 ) -> Result<u64, MapError> {
     let base = allocate_va((pages + 1) * PAGE_SIZE).ok_or(MapError::OutOfFrames)?;
     let attributes = Attributes { global: true, writable, ..Attributes::KERNEL_DATA };
@@ -171,12 +184,17 @@ fn map_pages(
         // memory and holes with the type memrange and the rules give, `map_frames` frames
         // it was handed).
         let mapped = unsafe {
-            paging::map(base + page * PAGE_SIZE, frame, PageSize::Size4K, attributes.with_memtype(memtype))
+            paging::map(
+                window_va(base + page * PAGE_SIZE),
+                frame,
+                PageSize::Size4K,
+                attributes.with_memtype(memtype),
+            )
         };
         if let Err(error) = mapped {
             for done in 0..page {
                 // SAFETY: mapped just above and not yet handed to anyone.
-                let _ = unsafe { paging::unmap(base + done * PAGE_SIZE, PageSize::Size4K) };
+                let _ = unsafe { paging::unmap(window_va(base + done * PAGE_SIZE), PageSize::Size4K) };
             }
             release_va(base, (pages + 1) * PAGE_SIZE);
             return Err(error);
@@ -190,7 +208,7 @@ pub fn unmap_phys_range(mapping: WindowMapping) {
     for page in 0..mapping.pages {
         // SAFETY: every page was mapped by map_phys_range and is unmapped only here; the
         // WindowMapping is consumed, so no user of it is left.
-        let _ = unsafe { paging::unmap(mapping.base + page * PAGE_SIZE, PageSize::Size4K) };
+        let _ = unsafe { paging::unmap(window_va(mapping.base + page * PAGE_SIZE), PageSize::Size4K) };
     }
     release_va(mapping.base, (mapping.pages + 1) * PAGE_SIZE);
 }
@@ -204,26 +222,30 @@ pub fn free_bytes() -> u64 {
 /// so each use is one PTE write and one INVLPG instead of a map and an unmap. Between
 /// uses it maps a frame of its own (never left empty, so `unmap` elsewhere cannot free
 /// its page table, and never left pointing at a device).
-static SCRATCH: Mutex<Option<(u64, u64)>> = Mutex::new(None);
+static SCRATCH: Mutex<Option<(VirtAddr, PhysFrame)>> = Mutex::new(None);
 
 /// Sets up the scratch page at boot, so that its frame and page table are part of the
 /// kernel's baseline rather than appearing at the first device access.
 pub(super) fn init() {
-    let _ = with_phys_page(0, MemoryType::WriteBack, |_| ());
+    let _ = with_phys_page(PhysAddr::zero(), MemoryType::WriteBack, |_| ());
 }
 
 /// Runs `f` with the physical page holding `phys` mapped at the address it is given
 /// (the address of `phys` itself, not of its page), with memory type `memtype`, kernel
 /// read-write. The page is parked again before this returns.
-pub fn with_phys_page<R>(phys: u64, memtype: MemoryType, f: impl FnOnce(u64) -> R) -> Result<R, MapError> {
+pub fn with_phys_page<R>(
+    phys: PhysAddr,
+    memtype: MemoryType,
+    f: impl FnOnce(VirtAddr) -> R,
+) -> Result<R, MapError> {
     let mut scratch = SCRATCH.lock();
     let (va, parking) = match *scratch {
         Some(pair) => pair,
         None => {
             let parking = super::frames::allocate_zeroed().ok_or(MapError::OutOfFrames)?;
-            let va = allocate_va(2 * PAGE_SIZE).ok_or(MapError::OutOfFrames)?;
+            let va = window_va(allocate_va(2 * PAGE_SIZE).ok_or(MapError::OutOfFrames)?);
             // SAFETY: fresh window addresses; the parking frame was just allocated.
-            unsafe { paging::map(va, parking, PageSize::Size4K, Attributes::KERNEL_DATA)? };
+            unsafe { paging::map(va, parking.start_address(), PageSize::Size4K, Attributes::KERNEL_DATA)? };
             *scratch.insert((va, parking))
         }
     };
@@ -231,10 +253,11 @@ pub fn with_phys_page<R>(phys: u64, memtype: MemoryType, f: impl FnOnce(u64) -> 
     // SAFETY: the scratch page is ours while SCRATCH is locked and `f` has not run, so
     // nothing uses what it mapped. The type is the caller's (see `with_phys_page`).
     unsafe { paging::remap_4k(va, Some((phys, attributes)))? };
-    let result = f(va + (phys & (PAGE_SIZE - 1)));
-    // SAFETY: `f` has returned; its address is not used after it (it gets a u64, and the
-    // closure's lifetime ends here). The parking frame is the scratch page's own.
-    unsafe { paging::remap_4k(va, Some((parking, Attributes::KERNEL_DATA)))? };
+    let result = f(va + (phys.as_u64() & (PAGE_SIZE - 1)));
+    // SAFETY: `f` has returned; its address is not used after it (it gets an address,
+    // not a reference, and the closure's lifetime ends here). The parking frame is the
+    // scratch page's own.
+    unsafe { paging::remap_4k(va, Some((parking.start_address(), Attributes::KERNEL_DATA)))? };
     Ok(result)
 }
 
@@ -262,11 +285,12 @@ mod tests {
         let mut tops = Vec::new();
         for cpu in smp::online_cpus().iter().filter(|&cpu| cpu != smp::current_cpu()) {
             let top = smp::ap_stack_top(cpu).expect("an online AP has a stack");
+            let translate = |va: u64| paging::translate(VirtAddr::new(va));
             let rsp = RSP[cpu].load(Ordering::Relaxed);
             assert!((top - size..top).contains(&rsp), "cpu {cpu}: RSP {rsp:#x} outside {top:#x}");
-            assert!(paging::translate(top - size).is_some() && paging::translate(top - 8).is_some());
-            assert!(paging::translate(top - size - 1).is_none(), "cpu {cpu}: no guard page below");
-            assert!(paging::translate(top).is_none(), "cpu {cpu}: no guard page above");
+            assert!(translate(top - size).is_some() && translate(top - 8).is_some());
+            assert!(translate(top - size - 1).is_none(), "cpu {cpu}: no guard page below");
+            assert!(translate(top).is_none(), "cpu {cpu}: no guard page above");
             assert!(!tops.contains(&top));
             tops.push(top);
         }

@@ -22,7 +22,10 @@ fn find(vendor: u16, device: u16) -> &'static Device {
 
 /// Reads a whole file through the file API.
 pub fn read_file(path: &str) -> String {
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this code's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open(path, O_RDONLY, 0).unwrap();
     let mut text = Vec::new();
     let mut chunk = [0u8; 512];
@@ -152,7 +155,10 @@ fn proc_iomem_nests_the_vga_bars_under_the_pci_bus() {
 #[ktest]
 fn the_bochs_id_register_reads_through_dev_mem() {
     let mmio = find(0x1234, 0x1111).resources[2].unwrap();
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this code's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
     let mut id = [0u8; 2];
     assert_eq!(ctx.pread(fd, UserBuf::from_mut_slice(&mut id), mmio.start + 0x500), Ok(2));

@@ -247,7 +247,7 @@ pub fn run(
     if argv.len() + envp.len() > MAX_ARGS {
         return Err(Errno::E2BIG);
     }
-    let user = UserSpace { start: 0, end: usermode::USER_END };
+    let user = UserSpace::LOWER_HALF;
     let mut ctx = Context::with_user_space(cred, user);
     let file = ctx.executable(path)?;
     let mut space = AddressSpace::new()?;

@@ -60,7 +60,10 @@ fn a_rust_musl_program_runs_unchanged() {
 
 /// Reads 16 bytes of kernel memory through /dev/kmem.
 fn kmem_bytes(address: u64) -> [u8; 16] {
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this code's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let fd = ctx.open("/dev/kmem", vfs_core::flags::O_RDONLY, 0).expect("root opens kmem");
     ctx.lseek(fd, address as i64, vfs_core::flags::SEEK_SET).expect("lseek");
     let mut bytes = [0u8; 16];
@@ -112,11 +115,14 @@ fn msrcheck_finds_every_cpu_alike_across_a_set() {
     use memrange::{
         MDF_UNCACHEABLE, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MEMRANGE_SET_UPDATE, MemRangeDesc, MemRangeOp,
     };
-    let mut ctx = Context::new(Credentials::ROOT);
+    // SAFETY: the context is given no address by number but this code's own
+    // buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    let mut ctx = unsafe { Context::new(Credentials::ROOT) };
     let mem = ctx.open("/dev/mem", vfs_core::flags::O_RDONLY, 0).unwrap();
     let set = |ctx: &mut Context, flags, op| {
-        let desc = MemRangeDesc::new(0x1_0000_0000, 0x40_0000, flags, "check").to_bytes();
-        let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+        let mut desc = MemRangeDesc::new(0x1_0000_0000, 0x40_0000, flags, "check").to_bytes();
+        let mut op = MemRangeOp { mo_desc: desc.as_mut_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
         ctx.ioctl(mem, MEMRANGE_SET, op.as_mut_ptr() as u64)
     };
     assert_eq!(run_as_root(&["msrcheck"]), Ok(ExitStatus::Exited(0)));

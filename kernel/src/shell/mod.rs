@@ -22,10 +22,22 @@ const NOT_FOUND: i32 = 127;
 /// The status after Ctrl-C (128 + SIGINT), as shells set `$?`.
 const INTERRUPTED: i32 = 130;
 
+/// A context for the shell's commands, with `cred`.
+fn shell_context(cred: Credentials) -> Context {
+    // SAFETY: the shell's tools give a context addresses by number only as ioctl
+    // arguments, and those point at the tool's own buffers (memcontrol's mem_range_op and
+    // its descriptor array, both local `&mut` arrays not otherwise borrowed during the
+    // call): memory they own and let the driver write.
+    #[allow(unsafe_code)]
+    unsafe {
+        Context::new(cred)
+    }
+}
+
 /// Runs the shell on the console, as root, until `poweroff`, `exit` or the end of
 /// input (Ctrl-D on an empty line, or the end of a piped script).
 pub fn run() -> ! {
-    let mut ctx = Context::new(Credentials::ROOT);
+    let mut ctx = shell_context(Credentials::ROOT);
     let mut editor = LineEditor::default();
     let mut status = 0;
     loop {
@@ -159,7 +171,7 @@ impl Sink {
 /// command's credentials (`sh: PATH: Permission denied` when they do not allow it).
 /// The output streams into the file as it is printed.
 fn execute_to_file(ctx: &mut Context, command: &[String], path: &str, append: bool) -> i32 {
-    let mut file_ctx = Context::new(command_credentials(ctx, command));
+    let mut file_ctx = shell_context(command_credentials(ctx, command));
     let flags = vfs_core::flags::O_WRONLY
         | vfs_core::flags::O_CREAT
         | if append { vfs_core::flags::O_APPEND } else { vfs_core::flags::O_TRUNC };
@@ -275,7 +287,7 @@ fn runas(ctx: &Context, words: &[String]) -> i32 {
         print!("runas: {}: unknown user\n", words[1]);
         return 1;
     };
-    let mut ctx = Context::new(cred);
+    let mut ctx = shell_context(cred);
     let rest: Vec<String> = words[2..].to_vec();
     execute(&mut ctx, &rest)
 }

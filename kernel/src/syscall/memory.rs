@@ -5,8 +5,8 @@
 use errno::{Errno, KResult};
 
 use super::{Args, SysResult, ok};
-use crate::mm::PAGE_SIZE;
 use crate::mm::uspace::{Protection, is_user_range};
+use crate::mm::{PAGE_SIZE, VirtAddr};
 use crate::proc::{DeviceMapping, Process};
 
 const MAP_SHARED: u64 = 0x01;
@@ -18,6 +18,12 @@ const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 const ANON_LIMIT_PAGES: u64 = (256 << 20) / PAGE_SIZE;
 /// How far brk may grow.
 const BRK_LIMIT: u64 = 256 << 20;
+
+/// A process address as a `VirtAddr`. Callers pass addresses `is_user_range` accepted
+/// (lower half, so canonical); anything else is EFAULT, never a panic.
+fn va(addr: u64) -> KResult<VirtAddr> {
+    VirtAddr::try_new(addr).map_err(|_| Errno::EFAULT)
+}
 
 fn page_up(len: u64) -> KResult<u64> {
     len.checked_add(PAGE_SIZE - 1).map(|l| l & !(PAGE_SIZE - 1)).ok_or(Errno::ENOMEM)
@@ -35,7 +41,7 @@ fn place(p: &mut Process, len: u64) -> KResult<u64> {
 }
 
 fn unmap_range(p: &mut Process, addr: u64, len: u64) {
-    let pages = p.space.unmap(addr, len);
+    let pages = va(addr).map_or(0, |start| p.space.unmap(start, len));
     // Device mappings lose the pages in the range; one with no page left goes back to
     // the driver (its kernel mapping and registry entries are released).
     let mut device_pages = 0;
@@ -76,7 +82,7 @@ pub fn mmap(p: &mut Process, a: Args) -> SysResult {
             return Err(Errno::ENOMEM);
         }
         let at = if fixed {
-            if flags & MAP_FIXED_NOREPLACE != 0 && !p.space.mapped_pages(addr, len).is_empty() {
+            if flags & MAP_FIXED_NOREPLACE != 0 && !p.space.mapped_pages(va(addr)?, len).is_empty() {
                 return Err(Errno::EEXIST);
             }
             unmap_range(p, addr, len);
@@ -84,7 +90,7 @@ pub fn mmap(p: &mut Process, a: Args) -> SysResult {
         } else {
             place(p, len)?
         };
-        p.space.map_anonymous(at, len, protection)?;
+        p.space.map_anonymous(va(at)?, len, protection)?;
         p.anon_pages += pages;
         return ok(at);
     }
@@ -127,15 +133,17 @@ fn map_file(
     };
     let mut mapped = 0;
     while mapped < len {
-        let Some(translation) = crate::mm::paging::translate(kernel_addr + mapped) else { break };
-        let phys = translation.phys & !(PAGE_SIZE - 1);
+        let kernel = VirtAddr::try_new(kernel_addr + mapped).ok();
+        let Some(translation) = kernel.and_then(crate::mm::paging::translate) else { break };
+        let Ok(user) = va(at + mapped) else { break };
+        let phys = translation.phys.align_down(PAGE_SIZE);
         // SAFETY: the driver's mmap above checked every page against the /dev/mem policy
         // for this caller and registered its memory type; the process maps the same frame
         // with the same type, and the driver's mapping (kept until the process unmaps
         // or ends) keeps the registration alive.
         #[allow(unsafe_code)]
         let result = unsafe {
-            p.space.map_physical(at + mapped, PAGE_SIZE, phys, protection, translation.attributes.memtype)
+            p.space.map_physical(user, PAGE_SIZE, phys, protection, translation.attributes.memtype)
         };
         if result.is_err() {
             break;
@@ -143,7 +151,9 @@ fn map_file(
         mapped += PAGE_SIZE;
     }
     if mapped < len {
-        p.space.unmap(at, mapped);
+        if let Ok(start) = va(at) {
+            p.space.unmap(start, mapped);
+        }
         let _ = p.ctx.munmap(kernel_addr, len);
         return Err(Errno::ENOMEM);
     }
@@ -160,10 +170,12 @@ pub fn sync_device_types(p: &mut Process) {
             if !mapping.is_live(mapping.start + offset) {
                 continue;
             }
-            let Some(kernel) = crate::mm::paging::translate(mapping.kernel_addr + offset) else { continue };
+            let kernel = VirtAddr::try_new(mapping.kernel_addr + offset).ok();
+            let Some(kernel) = kernel.and_then(crate::mm::paging::translate) else { continue };
+            let Ok(user) = va(mapping.start + offset) else { continue };
             let memtype = kernel.attributes.memtype;
             if p.space
-                .entry(mapping.start + offset)
+                .entry(user)
                 .is_some_and(|e| e.attributes(crate::mm::PageSize::Size4K).memtype != memtype)
             {
                 // SAFETY: the page aliases the driver's mapping at `kernel_addr + offset`,
@@ -171,7 +183,7 @@ pub fn sync_device_types(p: &mut Process) {
                 // the same type.
                 #[allow(unsafe_code)]
                 unsafe {
-                    p.space.set_memtype(mapping.start + offset, memtype);
+                    p.space.set_memtype(user, memtype);
                 }
             }
         }
@@ -203,10 +215,11 @@ pub fn mprotect(p: &mut Process, a: Args) -> SysResult {
     if !is_user_range(addr, len) || len / PAGE_SIZE > ANON_LIMIT_PAGES + (1 << 20) {
         return Err(Errno::ENOMEM);
     }
-    if p.space.mapped_pages(addr, len).len() as u64 != len / PAGE_SIZE {
+    let start = va(addr)?;
+    if p.space.mapped_pages(start, len).len() as u64 != len / PAGE_SIZE {
         return Err(Errno::ENOMEM);
     }
-    p.space.protect(addr, len, Protection::from_prot(prot as u32));
+    p.space.protect(start, len, Protection::from_prot(prot as u32));
     ok(0)
 }
 
@@ -222,13 +235,15 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
     if new_end > old_end {
         let pages = (new_end - old_end) / PAGE_SIZE;
         if p.anon_pages + pages > ANON_LIMIT_PAGES
-            || p.space.map_anonymous(old_end, new_end - old_end, Protection::READ_WRITE).is_err()
+            || va(old_end)
+                .and_then(|start| p.space.map_anonymous(start, new_end - old_end, Protection::READ_WRITE))
+                .is_err()
         {
             return ok(p.brk);
         }
         p.anon_pages += pages;
     } else if new_end < old_end {
-        let pages = p.space.unmap(new_end, old_end - new_end);
+        let pages = va(new_end).map_or(0, |start| p.space.unmap(start, old_end - new_end));
         p.anon_pages = p.anon_pages.saturating_sub(pages);
     }
     p.brk = wanted;
@@ -255,7 +270,7 @@ mod tests {
     use crate::vfs::userbuf::UserSpace;
 
     fn process() -> Process {
-        let user = UserSpace { start: 0, end: crate::arch::usermode::USER_END };
+        let user = UserSpace::LOWER_HALF;
         Process {
             pid: 0,
             name: String::from("test"),
@@ -276,15 +291,18 @@ mod tests {
     }
 
     fn set(base: u64, len: u64, flags: i32, op: i32) -> KResult<u64> {
-        let mut ctx = Context::new(Credentials::ROOT);
+        // SAFETY: the context is given no address by number but this code's own
+        // buffers (ioctl arguments), which the drivers may write.
+        #[allow(unsafe_code)]
+        let mut ctx = unsafe { Context::new(Credentials::ROOT) };
         let fd = ctx.open("/dev/mem", O_RDONLY, 0)?;
-        let desc = MemRangeDesc::new(base, len, flags, "alias").to_bytes();
-        let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+        let mut desc = MemRangeDesc::new(base, len, flags, "alias").to_bytes();
+        let mut op = MemRangeOp { mo_desc: desc.as_mut_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
         ctx.ioctl(fd, MEMRANGE_SET, op.as_mut_ptr() as u64)
     }
 
     fn user_type(p: &Process, va: u64) -> MemoryType {
-        p.space.entry(va).expect("mapped").attributes(PageSize::Size4K).memtype
+        p.space.entry(VirtAddr::new(va)).expect("mapped").attributes(PageSize::Size4K).memtype
     }
 
     /// After memrange re-types a range, a process's alias of a /dev/mem mapping takes the
@@ -311,14 +329,17 @@ mod tests {
         assert_eq!(user_type(&p, at + 0x2000), MemoryType::WriteBack, "outside the range");
         // Partial munmap: the middle page goes, the others stay mapped and registered.
         munmap(&mut p, Args([at + 0x1000, 0x1000, 0, 0, 0, 0])).unwrap();
-        assert!(p.space.entry(at + 0x1000).is_none());
-        assert_eq!(crate::mm::registry::lookup(phys), Some(MemoryType::WriteCombining));
+        assert!(p.space.entry(VirtAddr::new(at + 0x1000)).is_none());
+        assert_eq!(
+            crate::mm::registry::lookup(crate::mm::PhysAddr::new(phys)),
+            Some(MemoryType::WriteCombining)
+        );
         assert_eq!(p.device_mappings.len(), 1);
         munmap(&mut p, Args([at, 0x1000, 0, 0, 0, 0])).unwrap();
         assert_eq!(p.device_mappings.len(), 1, "one page is still mapped");
         munmap(&mut p, Args([at + 0x2000, 0x1000, 0, 0, 0, 0])).unwrap();
         assert!(p.device_mappings.is_empty(), "the last page gave the driver's mapping back");
-        assert_eq!(crate::mm::registry::lookup(phys), None);
+        assert_eq!(crate::mm::registry::lookup(crate::mm::PhysAddr::new(phys)), None);
         set(base, len, 0, MEMRANGE_SET_REMOVE).unwrap();
     }
 }

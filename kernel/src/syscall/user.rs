@@ -8,18 +8,15 @@ use alloc::vec::Vec;
 
 use errno::{Errno, KResult};
 
-use crate::arch::usermode::USER_END;
 use crate::vfs::UserBuf;
+use crate::vfs::userbuf::UserSpace;
 
 /// Longest path accepted (Linux's PATH_MAX).
 pub const PATH_MAX: usize = 4096;
 
 /// The user buffer [addr, addr+len), or EFAULT if it leaves the lower half.
 pub fn buffer(addr: u64, len: usize) -> KResult<UserBuf<'static>> {
-    match addr.checked_add(len as u64) {
-        Some(end) if end <= USER_END => Ok(UserBuf::from_raw(addr, len)),
-        _ => Err(Errno::EFAULT),
-    }
+    UserSpace::LOWER_HALF.buffer(addr, len)
 }
 
 /// Copies `len` bytes in from user memory.

@@ -58,7 +58,16 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(cred: Credentials) -> Self {
+    /// A kernel context (the shell's, a test's): its buffers may be anywhere.
+    ///
+    /// # Safety
+    ///
+    /// Every address given to this context by number rather than as a [`UserBuf`] (an
+    /// ioctl's argument, and the pointers inside the structure it points at) must be
+    /// memory the caller owns and lets the driver write, with no Rust reference to it
+    /// live during the call.
+    #[allow(unsafe_code)]
+    pub unsafe fn new(cred: Credentials) -> Self {
         Self { cred, user_space: None, files: Vec::new(), mappings: BTreeMap::new() }
     }
 

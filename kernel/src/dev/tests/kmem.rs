@@ -3,8 +3,8 @@ use vfs_core::flags::{MAP_SHARED, O_RDONLY, O_RDWR, PROT_READ, SEEK_SET};
 
 use super::{read_at, root};
 use crate::ktest::ktest;
-use crate::mm::MemoryType;
 use crate::mm::window::{map_phys_range, unmap_phys_range};
+use crate::mm::{MemoryType, PhysAddr, VirtAddr};
 use crate::vfs::UserBuf;
 
 static MESSAGE: [u8; 16] = *b"kmem reads this.";
@@ -28,12 +28,12 @@ fn unmapped_and_non_canonical_addresses_are_efault() {
 
 #[ktest]
 fn device_pages_are_eio_on_kmem_and_readable_on_allkmem() {
-    let mapping = map_phys_range(0xfed0_0000, 4096, MemoryType::Uncacheable).unwrap();
+    let mapping = map_phys_range(PhysAddr::new(0xfed0_0000), 4096, MemoryType::Uncacheable).unwrap();
     let mut ctx = root();
     let kmem = ctx.open("/dev/kmem", O_RDONLY, 0).unwrap();
-    assert_eq!(read_at::<8>(&mut ctx, kmem, mapping.va).map(|r| r.1), Err(Errno::EIO));
+    assert_eq!(read_at::<8>(&mut ctx, kmem, mapping.va.as_u64()).map(|r| r.1), Err(Errno::EIO));
     let all = ctx.open("/dev/allkmem", O_RDONLY, 0).unwrap();
-    let (bytes, n) = read_at::<8>(&mut ctx, all, mapping.va).unwrap();
+    let (bytes, n) = read_at::<8>(&mut ctx, all, mapping.va.as_u64()).unwrap();
     assert_eq!(n, 8);
     assert_eq!((u64::from_le_bytes(bytes) >> 16) & 0xffff, 0x8086, "the HPET through allkmem");
     unmap_phys_range(mapping);
@@ -46,11 +46,12 @@ fn the_direct_map_reaches_no_device() {
     let mut ctx = root();
     let all = ctx.open("/dev/allkmem", O_RDONLY, 0).unwrap();
     for phys in [0xfed0_0000u64, 0xfee0_0000, 0xf_0000, 0xa_0000] {
-        let alias = crate::mm::phys_to_virt(phys);
+        let alias = crate::mm::phys_to_virt(PhysAddr::new(phys)).as_u64();
         assert_eq!(read_at::<8>(&mut ctx, all, alias).map(|r| r.1), Err(Errno::EFAULT), "{phys:#x}");
     }
     // RAM is there: the BIOS data area's first COM port address.
-    let (bytes, n) = read_at::<2>(&mut ctx, all, crate::mm::phys_to_virt(0x400)).unwrap();
+    let (bytes, n) =
+        read_at::<2>(&mut ctx, all, crate::mm::phys_to_virt(PhysAddr::new(0x400)).as_u64()).unwrap();
     assert_eq!((n, u16::from_le_bytes(bytes)), (2, 0x3f8));
 }
 
@@ -103,17 +104,18 @@ fn kernel_read_only_data_stays_read_only_through_the_direct_map() {
     let mut ctx = root();
     let fd = ctx.open("/dev/kmem", O_RDWR, 0).unwrap();
     // MESSAGE is in the kernel's read-only data; the direct map aliases its frame.
-    let address = core::hint::black_box(&MESSAGE).as_ptr() as u64;
+    let address = VirtAddr::from_ptr(core::hint::black_box(&MESSAGE).as_ptr());
     let phys = crate::mm::paging::translate(address).expect("mapped").phys;
     let alias = crate::mm::phys_to_virt(phys);
     assert!(crate::mm::query::query(alias).expect("the direct map covers RAM").writable);
+    let alias = alias.as_u64();
     ctx.lseek(fd, alias as i64, SEEK_SET).unwrap();
     assert_eq!(ctx.write(fd, UserBuf::from_slice(b"X")), Err(Errno::EFAULT));
     assert_eq!(read_at::<16>(&mut ctx, fd, alias), Ok((MESSAGE, 16)), "unchanged");
     // Kernel data stays writable through the alias.
     static mut DATA: [u8; 8] = [0; 8];
-    let data = core::ptr::addr_of!(DATA) as u64;
+    let data = VirtAddr::from_ptr(core::ptr::addr_of!(DATA));
     let data_alias = crate::mm::phys_to_virt(crate::mm::paging::translate(data).expect("mapped").phys);
-    ctx.lseek(fd, data_alias as i64, SEEK_SET).unwrap();
+    ctx.lseek(fd, data_alias.as_u64() as i64, SEEK_SET).unwrap();
     assert_eq!(ctx.write(fd, UserBuf::from_slice(b"written!")), Ok(8));
 }

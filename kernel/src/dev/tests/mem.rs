@@ -6,10 +6,20 @@ use vfs_core::flags::{
 use super::{pread_array, root};
 use crate::dev::mem::{set_strict, strict};
 use crate::ktest::ktest;
-use crate::mm::MemoryType;
-use crate::mm::nofault::{Width, read_width};
-use crate::mm::query::query;
+use crate::mm::nofault::Width;
+use crate::mm::query::MappedPage;
+use crate::mm::{MemoryType, PhysAddr, VirtAddr};
 use crate::vfs::UserBuf;
+
+/// The page walk at a kernel address these tests got as a number (from mmap).
+fn query(addr: u64) -> Option<MappedPage> {
+    crate::mm::query::query(VirtAddr::new(addr))
+}
+
+/// One access of `width` at a kernel address these tests got as a number.
+fn read_width(addr: u64, width: Width) -> Option<u64> {
+    crate::mm::nofault::read_width(VirtAddr::new(addr), width)
+}
 
 const HPET: u64 = 0xfed0_0000;
 const LAPIC: u64 = 0xfee0_0000;
@@ -123,7 +133,7 @@ fn the_page_policy_holds_at_maxphyaddr_itself() {
     assert_eq!(ctx.pwrite(fd, UserBuf::from_slice(&[0u8; 8]), limit), Err(Errno::EFAULT));
     let addr = ctx.mmap(fd, last, 4096, PROT_READ, MAP_SHARED).unwrap();
     let page = query(addr).unwrap();
-    assert_eq!((page.phys, page.ram), (last, false));
+    assert_eq!((page.phys.as_u64(), page.ram), (last, false));
     assert_eq!(page.memtype, MemoryType::WriteBack, "the MTRRs' default type there is WB");
     ctx.munmap(addr, 4096).unwrap();
     assert_eq!(ctx.mmap(fd, limit, 4096, PROT_READ, MAP_SHARED), Err(Errno::EINVAL));
@@ -144,8 +154,14 @@ fn low_ram_is_written_for_real() {
 fn a_bad_buffer_is_efault_not_a_crash() {
     let mut ctx = root();
     let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
-    assert_eq!(ctx.pread(fd, UserBuf::from_raw(0x0000_4444_0000_0000, 16), 0x400), Err(Errno::EFAULT));
-    assert_eq!(ctx.pread(fd, UserBuf::from_raw(0x8000_0000_0000_0000, 16), 0x400), Err(Errno::EFAULT));
+    // SAFETY: nothing is mapped at either address (an unmapped lower-half address and a
+    // non-canonical one): there is nothing a driver could write.
+    #[allow(unsafe_code)]
+    let (unmapped, non_canonical) = unsafe {
+        (UserBuf::from_raw(0x0000_4444_0000_0000, 16), UserBuf::from_raw(0x8000_0000_0000_0000, 16))
+    };
+    assert_eq!(ctx.pread(fd, unmapped, 0x400), Err(Errno::EFAULT));
+    assert_eq!(ctx.pread(fd, non_canonical, 0x400), Err(Errno::EFAULT));
 }
 
 #[ktest]
@@ -168,7 +184,7 @@ fn mmap_of_device_memory_is_uncached_and_reads_the_register() {
     let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
     let addr = ctx.mmap(fd, HPET, 4096, PROT_READ, MAP_SHARED).unwrap();
     let page = query(addr).unwrap();
-    assert_eq!((page.phys, page.writable, page.ram), (HPET, false, false));
+    assert_eq!((page.phys.as_u64(), page.writable, page.ram), (HPET, false, false));
     // SeaBIOS's MTRRs say UC above 2 GiB, so the mapping is UC-.
     assert_eq!(page.memtype, MemoryType::UncachedMinus);
     let caps = read_width(addr, Width::U64).unwrap();
@@ -274,8 +290,9 @@ fn with_half_mapped_buffer<R>(mapped: u64, f: impl FnOnce(u64) -> R) -> R {
     use crate::mm::{frames, window};
     let frame = frames::allocate_zeroed().expect("a frame");
     let mapping = window::map_frames(&[frame], MemoryType::WriteBack).expect("a window mapping");
-    assert!(query(mapping.va + 4096).is_none(), "the page after a window mapping is a guard");
-    let result = f(mapping.va + 4096 - mapped);
+    let end = mapping.va.as_u64() + 4096;
+    assert!(query(end).is_none(), "the page after a window mapping is a guard");
+    let result = f(end - mapped);
     window::unmap_phys_range(mapping);
     frames::free(frame).unwrap();
     result
@@ -291,15 +308,21 @@ fn a_fault_mid_transfer_returns_the_bytes_moved() {
     for offset in [0x400u64, 0xf_fff0 - 0x1000] {
         let (expected, _) = pread_array::<16>(&mut ctx, fd, offset).unwrap();
         let got = with_half_mapped_buffer(16, |addr| {
-            let moved = ctx.pread(fd, UserBuf::from_raw(addr, 32), offset);
+            // SAFETY: [addr, addr+32) is the end of the window mapping of a frame this test
+            // owns, then its unmapped guard page: nothing else is there to write.
+            #[allow(unsafe_code)]
+            let moved = ctx.pread(fd, unsafe { UserBuf::from_raw(addr, 32) }, offset);
             let mut back = [0u8; 16];
-            crate::mm::nofault::read_kernel(addr, &mut back).unwrap();
+            crate::mm::nofault::read_kernel(VirtAddr::new(addr), &mut back).unwrap();
             (moved, back)
         });
         assert_eq!(got, (Ok(16), expected), "{offset:#x}");
     }
     // Nothing mapped at all: EFAULT, no count.
-    let none = with_half_mapped_buffer(0, |addr| ctx.pread(fd, UserBuf::from_raw(addr, 32), 0x400));
+    // SAFETY: [addr, addr+32) is the unmapped guard page: nothing there to write.
+    #[allow(unsafe_code)]
+    let none =
+        with_half_mapped_buffer(0, |addr| ctx.pread(fd, unsafe { UserBuf::from_raw(addr, 32) }, 0x400));
     assert_eq!(none, Err(Errno::EFAULT));
 }
 
@@ -329,7 +352,7 @@ fn plain_and_o_sync_mmaps_across_a_remove() {
         MDF_WRITECOMBINE, MEMRANGE_SET, MEMRANGE_SET_REMOVE, MEMRANGE_SET_UPDATE, MemRangeDesc, MemRangeOp,
     };
     // A process's view: its mappings make the range busy.
-    let space = crate::vfs::userbuf::UserSpace { start: 0, end: crate::arch::usermode::USER_END };
+    let space = crate::vfs::userbuf::UserSpace::LOWER_HALF;
     let mut user = crate::vfs::Context::with_user_space(vfs_core::cred::Credentials::ROOT, space);
     let mut ctx = root();
     let plain = ctx.open("/dev/mem", O_RDWR, 0).unwrap();
@@ -337,8 +360,8 @@ fn plain_and_o_sync_mmaps_across_a_remove() {
     let sync = user.open("/dev/mem", O_RDWR | O_SYNC, 0).unwrap();
     let (base, len) = (0x1_0000_0000u64, 0x20_0000u64);
     let set = |ctx: &mut crate::vfs::Context, flags, op| {
-        let desc = MemRangeDesc::new(base, len, flags, "mixed").to_bytes();
-        let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+        let mut desc = MemRangeDesc::new(base, len, flags, "mixed").to_bytes();
+        let mut op = MemRangeOp { mo_desc: desc.as_mut_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
         ctx.ioctl(plain, MEMRANGE_SET, op.as_mut_ptr() as u64)
     };
     set(&mut ctx, MDF_WRITECOMBINE, MEMRANGE_SET_UPDATE).unwrap();
@@ -357,10 +380,10 @@ fn plain_and_o_sync_mmaps_across_a_remove() {
     user.munmap(wc, 4096).unwrap();
     set(&mut ctx, 0, MEMRANGE_SET_REMOVE).unwrap();
     let after = user.mmap(sync, base, 4096, PROT_READ, MAP_SHARED).unwrap();
-    assert_eq!(crate::mm::registry::lookup(base), Some(query(after).unwrap().memtype));
+    assert_eq!(crate::mm::registry::lookup(PhysAddr::new(base)), Some(query(after).unwrap().memtype));
     assert_ne!(query(after).unwrap().memtype, MemoryType::WriteCombining);
     user.munmap(after, 4096).unwrap();
-    assert_eq!(crate::mm::registry::lookup(base), None);
+    assert_eq!(crate::mm::registry::lookup(PhysAddr::new(base)), None);
 }
 
 /// An O_SYNC mmap of a RAM page (what `devmem 0x4f0 8` makes) is uncached, and the
@@ -370,7 +393,7 @@ fn plain_and_o_sync_mmaps_across_a_remove() {
 fn an_uncached_mmap_of_ram_retypes_the_direct_map_alias() {
     let mut ctx = root();
     let fd = ctx.open("/dev/mem", O_RDONLY | O_SYNC, 0).unwrap();
-    let direct = crate::mm::phys_to_virt(0);
+    let direct = crate::mm::phys_to_virt(PhysAddr::zero()).as_u64();
     assert_eq!(query(direct).unwrap().memtype, MemoryType::WriteBack);
     let addr = ctx.mmap(fd, 0, 4096, PROT_READ, MAP_SHARED).unwrap();
     assert_eq!(query(addr).unwrap().memtype, MemoryType::UncachedMinus);

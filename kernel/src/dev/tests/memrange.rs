@@ -15,7 +15,12 @@ use crate::arch::mtrr;
 use crate::dev::memrange::memtype_query;
 use crate::ktest::ktest;
 use crate::mm::MemoryType;
-use crate::mm::query::query;
+use crate::mm::query::MappedPage;
+
+/// The page walk at a kernel address these tests got as a number (from mmap).
+fn query(addr: u64) -> Option<MappedPage> {
+    crate::mm::query::query(crate::mm::VirtAddr::new(addr))
+}
 use crate::vfs::{Context, Fd, UserBuf};
 
 const MAX_PHYS_BITS: u32 = 40;
@@ -31,8 +36,8 @@ fn get(ctx: &mut Context, fd: Fd, count: i32) -> KResult<(Vec<MemRangeDesc>, i32
 }
 
 fn set(ctx: &mut Context, fd: Fd, base: u64, len: u64, flags: i32, owner: &str, op: i32) -> KResult<u64> {
-    let desc = MemRangeDesc::new(base, len, flags, owner).to_bytes();
-    let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+    let mut desc = MemRangeDesc::new(base, len, flags, owner).to_bytes();
+    let mut op = MemRangeOp { mo_desc: desc.as_mut_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
     ctx.ioctl(fd, MEMRANGE_SET, op.as_mut_ptr() as u64)
 }
 
@@ -222,7 +227,8 @@ fn a_set_retypes_the_direct_map_and_every_mmap_of_the_range() {
     // MTRRs' type and no kernel mapping (no PAT type) outside the mmap.
     let q = memtype_query(base + 0x10_0000);
     assert_eq!((q.mtrr, q.pat, q.effective), (Some(MemoryType::WriteCombining), None, None));
-    assert!(query(crate::mm::phys_to_virt(base)).is_none(), "the direct map covers System RAM only");
+    let direct = crate::mm::phys_to_virt(crate::mm::PhysAddr::new(base));
+    assert!(crate::mm::query::query(direct).is_none(), "the direct map covers System RAM only");
     let text = crate::dev::memrange::pat_memtype_list_text();
     assert!(text.contains("PAT: [mem 0x0000000100000000-0x0000000100200000] write-combining"), "{text}");
     // A new mapping of the range gets the type memrange set.
@@ -239,7 +245,7 @@ fn a_set_retypes_the_direct_map_and_every_mmap_of_the_range() {
 
 /// A context that checks buffers as a process's, so its mmaps are a user's.
 fn user_context() -> (Context, Fd) {
-    let space = crate::vfs::userbuf::UserSpace { start: 0, end: crate::arch::usermode::USER_END };
+    let space = crate::vfs::userbuf::UserSpace::LOWER_HALF;
     let mut ctx = Context::with_user_space(vfs_core::cred::Credentials::ROOT, space);
     let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
     (ctx, fd)
@@ -444,7 +450,10 @@ mod concurrent {
     /// One worker: its own page of the range (slot 1 to 3). Never panics (it runs on an
     /// AP): problems are counted.
     fn worker(slot: u64) {
-        let mut ctx = Context::new(Credentials::ROOT);
+        // SAFETY: the context is given no address by number but this code's own
+        // buffers (ioctl arguments), which the drivers may write.
+        #[allow(unsafe_code)]
+        let mut ctx = unsafe { Context::new(Credentials::ROOT) };
         let (Ok(mem), Ok(kmem)) = (ctx.open("/dev/mem", O_RDWR, 0), ctx.open("/dev/allkmem", O_RDWR, 0))
         else {
             ERRORS.fetch_add(1, Ordering::Relaxed);

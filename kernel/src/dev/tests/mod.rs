@@ -17,11 +17,21 @@ use crate::vfs::{Context, Fd, UserBuf};
 /// A context for one of the users of docs/devices.md.
 pub fn as_user(name: &str) -> Context {
     let user = user_by_name(name).expect("a user of docs/devices.md");
-    Context::new(user.credentials())
+    // SAFETY: the tests using this context give it no address by number but
+    // their own buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    unsafe {
+        Context::new(user.credentials())
+    }
 }
 
 pub fn root() -> Context {
-    Context::new(Credentials::ROOT)
+    // SAFETY: the tests using this context give it no address by number but
+    // their own buffers (ioctl arguments), which the drivers may write.
+    #[allow(unsafe_code)]
+    unsafe {
+        Context::new(Credentials::ROOT)
+    }
 }
 
 /// Reads `N` bytes at `offset` with pread.

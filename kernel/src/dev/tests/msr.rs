@@ -77,8 +77,8 @@ fn every_cpu_shows_the_bsps_mtrrs_through_its_msr_device() {
     let mut ctx = root();
     let mem = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
     let set = |ctx: &mut Context, flags, op| {
-        let desc = MemRangeDesc::new(0x1_0000_0000, 0x20_0000, flags, "msr").to_bytes();
-        let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+        let mut desc = MemRangeDesc::new(0x1_0000_0000, 0x20_0000, flags, "msr").to_bytes();
+        let mut op = MemRangeOp { mo_desc: desc.as_mut_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
         ctx.ioctl(mem, MEMRANGE_SET, op.as_mut_ptr() as u64)
     };
     for (flags, op) in [(MDF_WRITECOMBINE, MEMRANGE_SET_UPDATE), (0, MEMRANGE_SET_REMOVE)] {

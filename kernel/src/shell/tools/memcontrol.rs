@@ -40,8 +40,8 @@ fn get_all(ctx: &mut Context, fd: Fd) -> Result<Vec<MemRangeDesc>, i32> {
 }
 
 fn set(ctx: &mut Context, fd: Fd, desc: &MemRangeDesc, op: i32) -> KResult<u64> {
-    let desc = desc.to_bytes();
-    let mut op = MemRangeOp { mo_desc: desc.as_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
+    let mut desc = desc.to_bytes();
+    let mut op = MemRangeOp { mo_desc: desc.as_mut_ptr() as u64, mo_arg: [op, 0] }.to_bytes();
     ctx.ioctl(fd, MEMRANGE_SET, op.as_mut_ptr() as u64)
 }
 

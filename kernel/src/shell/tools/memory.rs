@@ -134,7 +134,11 @@ pub fn devmem(ctx: &mut Context, args: &[String]) -> i32 {
             return fail("devmem", "mmap", errno);
         }
     };
-    let register = UserBuf::from_raw(map, 4096);
+    // SAFETY: [map, map+4096) is the mapping this context made just above (mmap of
+    // /dev/mem, writable only when PROT_WRITE was asked, which `value` decides), kept
+    // until the munmap below; no Rust reference points into it.
+    #[allow(unsafe_code)]
+    let register = unsafe { UserBuf::from_raw(map, 4096) };
     let offset = (parsed.address - page) as usize;
     let status = match parsed.value {
         None => match register.read_value(offset, width) {
