@@ -141,7 +141,7 @@ impl Arena {
     fn new() -> Self {
         let frames: Vec<PhysFrame> =
             (0..ARENA_PAGES).map(|_| frames::allocate().expect("a frame for the fuzz arena")).collect();
-        let mapping = window::map_frames(&frames, MemoryType::WriteBack).expect("the fuzz arena");
+        let mapping = window::map_frames(&frames).expect("the fuzz arena");
         Self { mapping, frames }
     }
 

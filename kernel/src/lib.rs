@@ -101,10 +101,18 @@ fn start_cpus(boot_info: &BootInfo) {
     if apic::select_mode() == apic::Mode::Off {
         // The APIC base MSR's address field is bits 12-51: a physical address.
         let base = mm::PhysAddr::new(apic::physical_base());
-        match mm::window::map_phys_range(base, mm::PAGE_SIZE, mm::MemoryType::Uncacheable) {
+        // Where the MTRRs make the page UC (they do on PCs), UC- as Linux maps it: the
+        // effective type is UC, and it is the type /dev/mem's rules give the page, so
+        // `devmem 0xfee00030` maps it beside the kernel (one page, one type). Else UC.
+        let memtype = match dev::memrange::mtrr_type_at(base.as_u64()) {
+            Some(mm::MemoryType::Uncacheable) => mm::MemoryType::UncachedMinus,
+            _ => mm::MemoryType::Uncacheable,
+        };
+        match mm::window::map_phys_range(base, mm::PAGE_SIZE, memtype) {
             #[allow(unsafe_code)]
-            // SAFETY: the window maps the APIC's page uncached, kernel read-write, and
-            // the mapping is never unmapped (it is dropped here without unmapping); the
+            // SAFETY: the window maps the APIC's page uncached (UC, or UC- over MTRRs
+            // that say UC: UC either way), kernel read-write, and the mapping is never
+            // unmapped (it is dropped here without unmapping, its registration kept); the
             // window is in the kernel half, shared by every CPU's page tables.
             Ok(mapping) => unsafe { apic::set_xapic_mmio(mapping.va.as_u64()) },
             Err(error) => {

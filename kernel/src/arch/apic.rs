@@ -104,7 +104,7 @@ pub fn physical_base() -> u64 {
 ///
 /// # Safety
 /// `va` must be the start of a kernel mapping of the page at [`physical_base`],
-/// uncached (UC), readable and writable, that stays mapped for the rest of the run, in
+/// uncached (an effective type of UC), readable and writable, that stays mapped for the rest of the run, in
 /// the page tables every CPU uses.
 pub unsafe fn set_xapic_mmio(va: u64) {
     MMIO.store(va, Ordering::Release);

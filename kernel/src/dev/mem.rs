@@ -110,8 +110,9 @@ pub struct Mem {
 
 /// One page-bounded piece of device memory, through the window's scratch page. The page
 /// is mapped with the type a live mapping of it already has, else `rule_type` (the type
-/// the rules give an mmap of it), and is in the memory-type registry while it is mapped.
-/// Returns the bytes moved; stops at the first fault.
+/// the rules give an mmap of it), and is in the memory-type registry while it is mapped
+/// (`window::with_phys_page` does both). Returns the bytes moved; stops at the first
+/// fault.
 fn device_chunk(
     phys: PhysAddr,
     len: usize,
@@ -120,12 +121,7 @@ fn device_chunk(
     at: usize,
     direction: Direction,
 ) -> usize {
-    let page = phys.align_down(4096u64);
-    let memtype = registry::reserve_page(page, rule_type);
-    let moved =
-        window::with_phys_page(phys, memtype, |va| device_transfer(va, len, buf, at, direction)).unwrap_or(0);
-    registry::release(page, 4096);
-    moved
+    window::with_phys_page(phys, rule_type, |va| device_transfer(va, len, buf, at, direction)).unwrap_or(0)
 }
 
 impl Mem {
@@ -229,14 +225,9 @@ impl FileOps for Mem {
             let phys = offset + page * 4096;
             devmem::check_alias(registry::lookup(phys), type_of(phys))?;
         }
-        registry::reserve(offset, pages * 4096, &type_of)?;
-        let mapping = match window::map_phys_pages(offset, pages * 4096, prot & PROT_WRITE != 0, &type_of) {
-            Ok(mapping) => mapping,
-            Err(error) => {
-                registry::release(offset, pages * 4096);
-                return Err(error.into());
-            }
-        };
+        // The window registers the pages (all or nothing) and re-types the direct map's
+        // alias of RAM mapped with another type.
+        let mapping = window::map_phys_pages(offset, pages * 4096, prot & PROT_WRITE != 0, &type_of)?;
         let addr = mapping.va.as_u64();
         let record = memtype::MmapRecord {
             phys: offset,
@@ -249,10 +240,7 @@ impl FileOps for Mem {
         // long as the mapping lives.
         memtype::add_mmap(record);
         let unmap = Box::new(move || {
-            memtype::remove_mmap(&record, || {
-                window::unmap_phys_range(mapping);
-                registry::release(record.phys, record.len);
-            });
+            memtype::remove_mmap(&record, || window::unmap_phys_range(mapping));
         });
         Ok(Mapping { addr, len, unmap })
     }

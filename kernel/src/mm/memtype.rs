@@ -260,7 +260,23 @@ pub fn check_one_type_per_page() -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    // Every registered RAM page (the kernel's window mappings too): its direct-map alias
+    // has the registered type.
+    let mut failure = None;
+    registry::ranges(|start, len, registered| {
+        for offset in (0..len).step_by(4096) {
+            let phys = start + offset;
+            if failure.is_none() && physmap::map().page_is_ram(phys.as_u64()) {
+                let direct = query(phys_to_virt(phys)).map(|page| page.memtype);
+                if direct != Some(registered) {
+                    failure = Some(alloc::format!(
+                        "RAM page {phys:#x}: registered {registered:?}, the direct map has {direct:?}"
+                    ));
+                }
+            }
+        }
+    });
+    failure.map_or(Ok(()), Err)
 }
 
 /// `/proc/pat_memtype_list` in Linux's format: each range the kernel maps with a chosen

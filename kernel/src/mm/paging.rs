@@ -87,6 +87,8 @@ pub enum MapError {
     NotMapped,
     /// No frame for a new page table.
     OutOfFrames,
+    /// A page is already mapped with another memory type (the registry's no-alias rule).
+    TypeConflict,
 }
 
 impl From<MapError> for errno::Errno {
@@ -96,6 +98,7 @@ impl From<MapError> for errno::Errno {
             MapError::Unaligned => errno::Errno::EINVAL,
             MapError::AlreadyMapped => errno::Errno::EEXIST,
             MapError::OutOfFrames => errno::Errno::ENOMEM,
+            MapError::TypeConflict => errno::Errno::EAGAIN,
         }
     }
 }

@@ -1,6 +1,14 @@
 //! The mapping window: physical ranges mapped into kernel virtual space on demand, with a
 //! chosen memory type (Linux's `ioremap`/`memremap`). Device registers, `/dev/mem` and
 //! its mmap go through here.
+//!
+//! Every mapping of a physical range made here is in the memory-type registry for as long
+//! as it lives (`map_phys_pages`, and the scratch page's `with_phys_page`): a page already
+//! mapped with another type is refused (EAGAIN), and a RAM page mapped with a type other
+//! than its direct-map alias's re-types that alias for the mapping's life. Frames the
+//! kernel owns (`map_frames`, the APs' stacks, the scratch page's parking frame) are
+//! mapped write-back: PAT WB defers to the MTRRs exactly as the direct map's default does,
+//! so those aliases never differ from the registry's default for RAM.
 
 use alloc::vec::Vec;
 
@@ -12,7 +20,7 @@ use x86_64::{PhysAddr, VirtAddr};
 
 use super::layout::{WINDOW_BASE, WINDOW_SIZE};
 use super::paging::{self, MapError};
-use super::{PAGE_SIZE, physmap};
+use super::{PAGE_SIZE, memtype, physmap, registry};
 
 /// Free extents of the window, (start, length), sorted by start, never adjacent.
 static FREE: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
@@ -28,6 +36,8 @@ pub struct WindowMapping {
     /// The whole pages mapped: [base, base + pages * 4 KiB).
     base: u64,
     pages: u64,
+    /// Its pages are in the registry (a physical range, not the caller's own frames).
+    registered: bool,
 }
 
 impl WindowMapping {
@@ -38,7 +48,7 @@ impl WindowMapping {
     pub(super) fn rebuild(va: VirtAddr, phys: PhysAddr, len: u64) -> Self {
         let first = phys.as_u64() & !(PAGE_SIZE - 1);
         let pages = (phys.as_u64() + len).next_multiple_of(PAGE_SIZE).saturating_sub(first) / PAGE_SIZE;
-        Self { va, phys, len, base: va.as_u64() & !(PAGE_SIZE - 1), pages }
+        Self { va, phys, len, base: va.as_u64() & !(PAGE_SIZE - 1), pages, registered: true }
     }
 }
 
@@ -91,8 +101,9 @@ pub fn map_phys_range(phys: PhysAddr, len: u64, memtype: MemoryType) -> Result<W
 }
 
 /// Maps [phys, phys+len) page by page, each page with the type `type_of(page address)`,
-/// writable or read-only, never executable, followed by an unmapped guard page. A
-/// failure unmaps whatever was mapped.
+/// writable or read-only, never executable, followed by an unmapped guard page. Each page
+/// is registered with its type first: `TypeConflict` (EAGAIN) if one is mapped with
+/// another type already, and nothing is mapped. A failure undoes everything.
 pub fn map_phys_pages(
     phys: PhysAddr,
     len: u64,
@@ -104,21 +115,48 @@ pub fn map_phys_pages(
         phys.as_u64().checked_add(len).filter(|&end| len > 0 && end <= limit).ok_or(MapError::Unaligned)?;
     let first = phys.align_down(PAGE_SIZE);
     let pages = (end.next_multiple_of(PAGE_SIZE) - first.as_u64()) / PAGE_SIZE;
-    let base = map_pages(pages, writable, |page| {
+    registry::reserve(first, pages * PAGE_SIZE, &type_of).map_err(|_| MapError::TypeConflict)?;
+    // The direct map's RAM pages take the registered type before the new alias exists.
+    sync_direct_map(first, pages);
+    let mapped = map_pages(pages, writable, |page| {
         let frame = first + page * PAGE_SIZE;
         (frame, type_of(frame))
-    })?;
-    Ok(WindowMapping { va: window_va(base + (phys - first)), phys, len, base, pages })
+    });
+    let base = match mapped {
+        Ok(base) => base,
+        Err(error) => {
+            registry::release(first, pages * PAGE_SIZE);
+            sync_direct_map(first, pages);
+            return Err(error);
+        }
+    };
+    Ok(WindowMapping { va: window_va(base + (phys - first)), phys, len, base, pages, registered: true })
 }
 
-/// Maps `frames` (anywhere in physical memory) at consecutive addresses, kernel
-/// read-write with `memtype`, followed by an unmapped guard page. The mapping's `phys`
-/// is the first frame; unmap it with [`unmap_phys_range`].
-pub fn map_frames(frames: &[PhysFrame], memtype: MemoryType) -> Result<WindowMapping, MapError> {
+/// Gives the direct-map alias of each RAM page of `pages` pages from `first` the type its
+/// registered mappings have (see `memtype::sync_direct_map`).
+fn sync_direct_map(first: PhysAddr, pages: u64) {
+    for page in 0..pages {
+        memtype::sync_direct_map(first + page * PAGE_SIZE);
+    }
+}
+
+/// Maps `frames`, frames the caller took from `frames::allocate`, at consecutive
+/// addresses, kernel read-write and write-back (as their direct-map aliases), followed by
+/// an unmapped guard page. The mapping's `phys` is the first frame; unmap it with
+/// [`unmap_phys_range`] (the frames stay the caller's).
+pub fn map_frames(frames: &[PhysFrame]) -> Result<WindowMapping, MapError> {
     let pages = frames.len() as u64;
     let first = frames.first().ok_or(MapError::Unaligned)?.start_address();
-    let base = map_pages(pages, true, |page| (frames[page as usize].start_address(), memtype))?;
-    Ok(WindowMapping { va: window_va(base), phys: first, len: pages * PAGE_SIZE, base, pages })
+    let base = map_pages(pages, true, |page| (frames[page as usize].start_address(), MemoryType::WriteBack))?;
+    Ok(WindowMapping {
+        va: window_va(base),
+        phys: first,
+        len: pages * PAGE_SIZE,
+        base,
+        pages,
+        registered: false,
+    })
 }
 
 /// A kernel stack for another CPU: `pages` fresh zeroed frames mapped write-back in the
@@ -203,12 +241,18 @@ fn map_pages(
     Ok(base)
 }
 
-/// Unmaps a range mapped by [`map_phys_range`] and gives its addresses back.
+/// Unmaps a range mapped by [`map_phys_range`], [`map_phys_pages`] or [`map_frames`],
+/// takes its pages out of the registry and gives its addresses back.
 pub fn unmap_phys_range(mapping: WindowMapping) {
     for page in 0..mapping.pages {
         // SAFETY: every page was mapped by map_phys_range and is unmapped only here; the
         // WindowMapping is consumed, so no user of it is left.
         let _ = unsafe { paging::unmap(window_va(mapping.base + page * PAGE_SIZE), PageSize::Size4K) };
+    }
+    if mapping.registered {
+        let first = mapping.phys.align_down(PAGE_SIZE);
+        registry::release(first, mapping.pages * PAGE_SIZE);
+        sync_direct_map(first, mapping.pages);
     }
     release_va(mapping.base, (mapping.pages + 1) * PAGE_SIZE);
 }
@@ -231,9 +275,29 @@ pub(super) fn init() {
 }
 
 /// Runs `f` with the physical page holding `phys` mapped at the address it is given
-/// (the address of `phys` itself, not of its page), with memory type `memtype`, kernel
-/// read-write. The page is parked again before this returns.
+/// (the address of `phys` itself, not of its page), kernel read-write. The page is in the
+/// registry while it is mapped, with the type its live mappings already have; with none,
+/// the type of its direct-map alias for RAM, else `default` (the type the caller's rules
+/// give). The page is parked again before this returns.
 pub fn with_phys_page<R>(
+    phys: PhysAddr,
+    default: MemoryType,
+    f: impl FnOnce(VirtAddr) -> R,
+) -> Result<R, MapError> {
+    let page = phys.align_down(PAGE_SIZE);
+    let default = if physmap::map().page_is_ram(page.as_u64()) {
+        super::query::query(super::phys_to_virt(page)).map_or(default, |direct| direct.memtype)
+    } else {
+        default
+    };
+    let memtype = registry::reserve_page(page, default);
+    let result = with_scratch_page(phys, memtype, f);
+    registry::release(page, PAGE_SIZE);
+    result
+}
+
+/// [`with_phys_page`]'s mapping, once the page's type is registered.
+fn with_scratch_page<R>(
     phys: PhysAddr,
     memtype: MemoryType,
     f: impl FnOnce(VirtAddr) -> R,

@@ -289,7 +289,7 @@ fn a_huge_mmap_length_is_enomem_not_a_panic() {
 fn with_half_mapped_buffer<R>(mapped: u64, f: impl FnOnce(u64) -> R) -> R {
     use crate::mm::{frames, window};
     let frame = frames::allocate_zeroed().expect("a frame");
-    let mapping = window::map_frames(&[frame], MemoryType::WriteBack).expect("a window mapping");
+    let mapping = window::map_frames(&[frame]).expect("a window mapping");
     let end = mapping.va.as_u64() + 4096;
     assert!(query(end).is_none(), "the page after a window mapping is a guard");
     let result = f(end - mapped);
@@ -403,4 +403,70 @@ fn an_uncached_mmap_of_ram_retypes_the_direct_map_alias() {
     ctx.munmap(addr, 4096).unwrap();
     assert_eq!(query(direct).unwrap().memtype, MemoryType::WriteBack, "back once the mapping is gone");
     assert_eq!(query(direct + 4096).unwrap().memtype, MemoryType::WriteBack, "the next page never changed");
+}
+
+/// The kernel's own mappings of physical ranges are in the registry too: a /dev/mem mmap
+/// with another type is refused while one lives (one page, one type), a read through the
+/// scratch page takes the type it has, and the registration ends with the mapping.
+#[ktest]
+fn the_kernels_own_window_mappings_are_in_the_registry() {
+    use crate::mm::window::{map_phys_range, unmap_phys_range};
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY, 0).unwrap();
+    assert_eq!(crate::mm::registry::lookup(PhysAddr::new(HPET)), None);
+    let kernel = map_phys_range(PhysAddr::new(HPET), 4096, MemoryType::Uncacheable).unwrap();
+    assert_eq!(crate::mm::registry::lookup(PhysAddr::new(HPET)), Some(MemoryType::Uncacheable));
+    // The rules give a plain mmap of the HPET UC-: not the kernel's UC.
+    assert_eq!(ctx.mmap(fd, HPET, 4096, PROT_READ, MAP_SHARED), Err(Errno::EAGAIN));
+    // read(2) borrows the page with the type it has, and gets the register.
+    let (bytes, _) = pread_array::<8>(&mut ctx, fd, HPET).unwrap();
+    assert_eq!((u64::from_le_bytes(bytes) >> 16) & 0xffff, 0x8086);
+    unmap_phys_range(kernel);
+    assert_eq!(crate::mm::registry::lookup(PhysAddr::new(HPET)), None);
+    let user = ctx.mmap(fd, HPET, 4096, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(query(user).unwrap().memtype, MemoryType::UncachedMinus);
+    ctx.munmap(user, 4096).unwrap();
+    crate::mm::memtype::check_one_type_per_page().unwrap();
+}
+
+/// A kernel mapping of a RAM page with another type re-types the page's direct-map
+/// alias while it lives (as an O_SYNC mmap does), and gives it back after.
+#[ktest]
+fn a_kernel_mapping_of_ram_with_another_type_retypes_the_direct_map() {
+    use crate::mm::window::{map_phys_range, unmap_phys_range};
+    let page = PhysAddr::new(0x1000);
+    let direct = crate::mm::phys_to_virt(page).as_u64();
+    assert_eq!(query(direct).unwrap().memtype, MemoryType::WriteBack);
+    let mapping = map_phys_range(page, 4096, MemoryType::WriteThrough).unwrap();
+    assert_eq!(query(mapping.va.as_u64()).unwrap().memtype, MemoryType::WriteThrough);
+    assert_eq!(query(direct).unwrap().memtype, MemoryType::WriteThrough, "the direct map follows");
+    crate::mm::memtype::check_one_type_per_page().unwrap();
+    unmap_phys_range(mapping);
+    assert_eq!(query(direct).unwrap().memtype, MemoryType::WriteBack);
+    assert_eq!(crate::mm::registry::lookup(page), None);
+}
+
+/// The local APIC's page, mapped by the kernel for good, is registered with the type
+/// /dev/mem's rules give it (UC- over the MTRRs' UC, as Linux maps it), so `devmem
+/// 0xfee00030` (an O_SYNC mmap) maps it beside the kernel.
+#[ktest]
+fn the_local_apic_page_is_registered_and_devmem_can_map_it() {
+    let Some(registered) = crate::mm::registry::lookup(PhysAddr::new(LAPIC)) else {
+        // x2APIC: the kernel reaches the APIC through MSRs and maps nothing.
+        assert_eq!(
+            crate::arch::apic::mode(),
+            crate::arch::apic::Mode::X2apic,
+            "xAPIC without a registered mapping"
+        );
+        return;
+    };
+    assert_eq!(registered, MemoryType::UncachedMinus);
+    let mut ctx = root();
+    let fd = ctx.open("/dev/mem", O_RDONLY | O_SYNC, 0).unwrap();
+    let addr = ctx.mmap(fd, LAPIC, 4096, PROT_READ, MAP_SHARED).unwrap();
+    assert_eq!(query(addr).unwrap().memtype, MemoryType::UncachedMinus);
+    let version = read_width(addr + 0x30, Width::U32).unwrap();
+    assert!((0x10..=0x15).contains(&(version & 0xff)), "version {version:#x}");
+    ctx.munmap(addr, 4096).unwrap();
+    assert_eq!(crate::mm::registry::lookup(PhysAddr::new(LAPIC)), Some(registered), "the kernel's stays");
 }
