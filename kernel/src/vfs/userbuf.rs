@@ -30,7 +30,7 @@ impl UserSpace {
     ///
     /// Every mapped byte of [start, end) is memory the caller owns and lets drivers write
     /// for as long as contexts with this space live (no Rust reference into it).
-    #[cfg(feature = "fuzz")]
+    #[cfg(any(test, feature = "fuzz"))]
     #[allow(unsafe_code)]
     pub const unsafe fn new_unchecked(start: u64, end: u64) -> Self {
         Self { start, end }

@@ -34,3 +34,20 @@ fn zero_fills_large_reads_across_pages() {
     assert_eq!(ctx.read(zero, UserBuf::from_mut_slice(&mut big)), Ok(3 * 4096 + 17));
     assert!(big.iter().all(|&b| b == 0));
 }
+
+/// A buffer made from a shared slice is only read: a driver's write into it (a read(2)
+/// of /dev/zero, a /dev/mem read) is EFAULT, and the data behind the `&[u8]` stays.
+#[ktest]
+fn a_buffer_from_a_shared_slice_is_never_written() {
+    let mut ctx = root();
+    let data = [0x5au8; 64];
+    let zero = ctx.open("/dev/zero", O_RDWR, 0).unwrap();
+    assert_eq!(ctx.read(zero, UserBuf::from_slice(&data)), Err(Errno::EFAULT));
+    let mem = ctx.open("/dev/mem", vfs_core::flags::O_RDONLY, 0).unwrap();
+    assert_eq!(ctx.pread(mem, UserBuf::from_slice(&data), 0x400), Err(Errno::EFAULT));
+    assert!(core::hint::black_box(&data).iter().all(|&b| b == 0x5a), "the shared data changed");
+    // The same through a buffer made from `&mut`: written.
+    let mut owned = [0x5au8; 64];
+    assert_eq!(ctx.read(zero, UserBuf::from_mut_slice(&mut owned)), Ok(64));
+    assert!(owned.iter().all(|&b| b == 0));
+}
