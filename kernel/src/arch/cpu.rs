@@ -63,8 +63,8 @@ pub fn enable_protection_features() {
 }
 
 /// Invalidates the TLB entry for the page containing `address` (INVLPG).
-pub fn flush_tlb_page(address: u64) {
-    tlb::flush(VirtAddr::new_truncate(address));
+pub fn flush_tlb_page(address: VirtAddr) {
+    tlb::flush(address);
 }
 
 /// Invalidates every TLB entry, global ones included (toggling CR4.PGE does that; a

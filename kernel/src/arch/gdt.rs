@@ -111,7 +111,9 @@ pub fn set_kernel_stack(top: u64) {
         let tss = this_cpu_tss();
         // SAFETY: see `Tss`'s Sync: one aligned u64 field of this CPU's own TSS,
         // interrupts off.
-        unsafe { (*tss.0.get()).privilege_stack_table[0] = VirtAddr::new_truncate(top) };
+        // A kernel stack's top is a kernel-half address: `new` would stop a bug here
+        // rather than truncate it into another address.
+        unsafe { (*tss.0.get()).privilege_stack_table[0] = VirtAddr::new(top) };
     });
 }
 

@@ -783,7 +783,15 @@ fn flush_requested(_: u64) {
         cpu::flush_tlb_all();
     } else {
         for page in 0..pages {
-            cpu::flush_tlb_page(start + page * 4096);
+            match VirtAddr::try_new(start.wrapping_add(page * 4096)) {
+                Ok(address) => cpu::flush_tlb_page(address),
+                // Not an address: nothing can be cached for it; flush everything rather
+                // than guess what the requester meant.
+                Err(_) => {
+                    cpu::flush_tlb_all();
+                    break;
+                }
+            }
         }
     }
 }

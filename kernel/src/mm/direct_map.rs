@@ -110,7 +110,7 @@ fn descend(path: Path, index: usize, bump: &mut Bump) -> Path {
     unsafe { entry_ptr.write_volatile(Entry::table(PhysFrame::containing_address(PhysAddr::new(frame))).0) };
     let child_va = table_va(child.as_slice());
     // No stale translation of the new table's recursive address may remain.
-    cpu::flush_tlb_page(child_va);
+    cpu::flush_tlb_page(VirtAddr::new(child_va));
     // SAFETY: `child_va` now shows the new table's frame (a usable frame nothing else
     // owns, from the bump range); zeroing it gives a table with no entries.
     unsafe { core::ptr::write_bytes(child_va as *mut u8, 0, PAGE_SIZE as usize) };

@@ -177,7 +177,7 @@ fn flush(va: VirtAddr, size: PageSize) {
 /// Invalidates this CPU's TLB for a leaf of `size` at `va`.
 fn local_flush(va: VirtAddr, size: PageSize) {
     match size {
-        PageSize::Size4K => cpu::flush_tlb_page(va.as_u64()),
+        PageSize::Size4K => cpu::flush_tlb_page(va),
         _ => cpu::flush_tlb_all(),
     }
 }
@@ -289,7 +289,7 @@ pub unsafe fn remap_4k(va: VirtAddr, target: Option<(PhysAddr, Attributes)>) -> 
     write(table, pte::table_index(va, Level::Pt), entry);
     // This CPU only: the one page `remap_4k` serves (the scratch page) is used only by
     // the CPU holding its lock, which always remaps (and so invalidates) it before use.
-    cpu::flush_tlb_page(va.as_u64());
+    cpu::flush_tlb_page(va);
     Ok(())
 }
 
@@ -404,7 +404,9 @@ fn flush_range(va: u64, len: u64) {
         }
     } else if len / PageSize::Size4K.bytes() <= 64 {
         for page in (va..va + len).step_by(PageSize::Size4K.bytes() as usize) {
-            cpu::flush_tlb_page(page);
+            if let Ok(page) = VirtAddr::try_new(page) {
+                cpu::flush_tlb_page(page);
+            }
         }
     } else {
         cpu::flush_tlb_all();

@@ -271,7 +271,7 @@ impl AddressSpace {
                 let entry = read(table, index);
                 if entry.0 != 0 {
                     write(table, index, Entry::EMPTY);
-                    cpu::flush_tlb_page(va);
+                    cpu::flush_tlb_page(user_va(va));
                     if entry.0 & OWNED != 0 {
                         let _ = frames::free(leaf_frame(entry));
                     }
@@ -300,7 +300,7 @@ impl AddressSpace {
                     let memtype = Entry(entry.0 | pte::PRESENT).attributes(PageSize::Size4K).memtype;
                     let new = Self::leaf_bits(frame, protection, memtype);
                     write(table, index, Entry(new.0 | (entry.0 & OWNED)));
-                    cpu::flush_tlb_page(va);
+                    cpu::flush_tlb_page(user_va(va));
                 }
                 va += PAGE_SIZE;
             } else {
@@ -334,7 +334,7 @@ impl AddressSpace {
         };
         let new = Self::leaf_bits(entry.frame(PageSize::Size4K), protection, memtype);
         write(table, index, new);
-        cpu::flush_tlb_page(va.as_u64());
+        cpu::flush_tlb_page(va);
         true
     }
 
