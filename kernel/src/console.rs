@@ -72,6 +72,13 @@ pub fn write_bytes(bytes: &[u8]) {
         });
         return;
     }
+    echo(bytes);
+}
+
+/// Writes `bytes` to the terminal itself, never into a capture: what a terminal echoes
+/// (`^C`) shows on the screen whatever the command's output is redirected to, as a tty's
+/// line discipline does.
+pub fn echo(bytes: &[u8]) {
     if let Some(&last) = bytes.last() {
         serial::write_bytes(bytes);
         BYTES_WRITTEN.fetch_add(bytes.len(), Ordering::Relaxed);
@@ -86,8 +93,9 @@ pub fn bytes_written() -> usize {
 
 /// Starts a new line unless the cursor is already at the start of one.
 pub fn ensure_line_start() {
+    // The terminal's cursor: the newline goes to it, not into a capture.
     if !AT_LINE_START.load(Ordering::Relaxed) {
-        print_args(format_args!("\n"));
+        echo(b"\n");
     }
 }
 

@@ -111,7 +111,8 @@ const CTRL_C: u8 = 0x03;
 static INTERRUPT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// Whether Ctrl-C arrived since the last call, clearing it. Input typed before and up
-/// to the Ctrl-C is discarded, as a terminal flushes its input on an interrupt.
+/// to the Ctrl-C is discarded, as a terminal flushes its input on an interrupt. A later
+/// Ctrl-C already in the ring (pasted or piped input) stays pending, for the next command.
 pub fn take_interrupt() -> bool {
     if !INTERRUPT.swap(false, Ordering::Relaxed) {
         return false;
@@ -122,6 +123,9 @@ pub fn take_interrupt() -> bool {
         if let Some(i) = position {
             rx.head = (rx.head + i + 1) % RX_CAPACITY;
             rx.len -= i + 1;
+        }
+        if (0..rx.len).any(|i| rx.bytes[(rx.head + i) % RX_CAPACITY] == CTRL_C) {
+            INTERRUPT.store(true, Ordering::Relaxed);
         }
     });
     true

@@ -231,8 +231,9 @@ fn run_program(ctx: &mut Context, words: &[String]) -> i32 {
         Ok(status) => {
             if let crate::proc::ExitStatus::Signaled(signal) = status {
                 if signal == crate::proc::SIGINT {
-                    // What a terminal echoes for the interrupt character.
-                    print!("^C");
+                    // What a terminal echoes for the interrupt character (on the
+                    // screen even when the output goes to a file).
+                    crate::console::echo(b"^C");
                 }
                 crate::console::ensure_line_start();
                 if let Some(message) = crate::proc::signal_message(signal) {

@@ -169,6 +169,16 @@ fn procfs_files_and_the_strict_switch() {
 
     let mut operator = as_user("operator");
     assert_eq!(operator.open("/proc/sys/dev/mem/strict", O_WRONLY, 0).map(drop), Err(Errno::EACCES));
+    // Writing a /proc file needs uid 0 whatever its mode says, and no one changes a /proc
+    // file's mode or owner (root neither).
+    fn refuse(_: bool) -> errno::KResult<alloc::sync::Arc<dyn crate::vfs::ops::FileOps>> {
+        Err(Errno::EIO)
+    }
+    crate::vfs::procfs::register("test/anyone-may-write", 0o666, refuse);
+    assert_eq!(operator.open("/proc/test/anyone-may-write", O_WRONLY, 0).map(drop), Err(Errno::EPERM));
+    assert_eq!(ctx.chmod("/proc/sys/dev/mem/strict", 0o666), Err(Errno::EPERM));
+    assert_eq!(ctx.chown("/proc/sys/dev/mem/strict", Some(1), None), Err(Errno::EPERM));
+    assert_eq!(operator.open("/proc/sys/dev/mem/strict", O_WRONLY, 0).map(drop), Err(Errno::EACCES));
     let strict = ctx.open("/proc/sys/dev/mem/strict", O_RDWR, 0).unwrap();
     assert_eq!(ctx.pwrite(strict, UserBuf::from_slice(b"2\n"), 0), Err(Errno::EINVAL));
     assert_eq!(ctx.pwrite(strict, UserBuf::from_slice(b"0\n"), 0), Ok(2));

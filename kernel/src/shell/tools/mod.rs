@@ -144,8 +144,9 @@ pub const INTERRUPTED: i32 = 130;
 fn interrupted() -> bool {
     let hit = crate::console::take_interrupt();
     if hit {
+        // The terminal's echo: on the screen even when the output goes to a file.
         crate::console::ensure_line_start();
-        print!("^C\n");
+        crate::console::echo(b"^C\n");
     }
     hit
 }
