@@ -643,19 +643,12 @@ pub fn run(config: Config) -> Result<Report, Failure> {
                 }
             }
             drop(actors);
-            // SAFETY: the context is given no address by number but this code's own
-            // buffers (ioctl arguments), which the drivers may write.
-            #[allow(unsafe_code)]
-            let _ = unsafe { Context::new(Credentials::ROOT) }.unlink("/tmp/fuzz-node");
-            // SAFETY: the context is given no address by number but this code's own
-            // buffers (ioctl arguments), which the drivers may write.
-            #[allow(unsafe_code)]
-            let _ = unsafe { Context::new(Credentials::ROOT) }.unlink("/dev/fuzz");
-            // Regular files the epoch made with O_CREAT go too.
-            // SAFETY: the context is given no address by number but this code's own
-            // buffers (ioctl arguments), which the drivers may write.
+            // SAFETY: the context only unlinks and lists: no address is given to it.
             #[allow(unsafe_code)]
             let mut root = unsafe { Context::new(Credentials::ROOT) };
+            let _ = root.unlink("/tmp/fuzz-node");
+            let _ = root.unlink("/dev/fuzz");
+            // Regular files the epoch made with O_CREAT go too.
             for dir in ["/tmp", "/dev", "/"] {
                 for (name, stat) in root.readdir(dir).unwrap_or_default() {
                     if stat.mode & vfs_core::mode::S_IFMT == vfs_core::mode::S_IFREG {

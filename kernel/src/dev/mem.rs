@@ -18,7 +18,7 @@ use vfs_core::transfer::{page_chunks, partial};
 
 use super::access::{Direction, device_transfer};
 
-use crate::mm::{PhysAddr, memtype, phys_to_virt, physmap, registry, window};
+use crate::mm::{PhysAddr, memtype, phys_to_virt, physmap, window};
 use crate::vfs::UserBuf;
 use crate::vfs::ops::{Caller, FileOps, Mapping, SeekPolicy};
 
@@ -220,12 +220,8 @@ impl FileOps for Mem {
         let type_of = move |phys: PhysAddr| {
             types[((phys - offset) / 4096) as usize].unwrap_or(MemoryType::UncachedMinus)
         };
-        // Check every page against the registry before mapping anything.
-        for page in 0..pages {
-            let phys = offset + page * 4096;
-            devmem::check_alias(registry::lookup(phys), type_of(phys))?;
-        }
-        // The window registers the pages (all or nothing) and re-types the direct map's
+        // The window registers the pages, all or nothing (EAGAIN when one is mapped with
+        // another type already, before anything is mapped), and re-types the direct map's
         // alias of RAM mapped with another type.
         let mapping = window::map_phys_pages(offset, pages * 4096, prot & PROT_WRITE != 0, &type_of)?;
         let addr = mapping.va.as_u64();

@@ -108,16 +108,15 @@ pub fn retained_heap_bytes() -> usize {
     SET_TYPES.lock().capacity() * size_of::<(u64, u64, MemoryType)>()
 }
 
-/// Records a live /dev/mem mapping (already in `registry`), and gives the direct-map
-/// alias of each of its RAM pages the mapping's type.
+/// Records a live /dev/mem mapping, made by `window::map_phys_pages` (which registered
+/// it and re-typed the direct map's alias of its RAM pages), for re-typing.
 pub fn add_mmap(record: MmapRecord) {
     MMAPS.lock().push(record);
-    sync_direct_map_range(record.phys, record.len);
 }
 
-/// Forgets the mapping `record`, runs `unmap` (which takes it out of the page tables and
-/// of `registry`), then gives the direct-map alias of each of its RAM pages back the type
-/// the remaining mappings leave it.
+/// Forgets the mapping `record`, then runs `unmap` (`window::unmap_phys_range`, which takes
+/// it out of the page tables and of `registry` and gives the direct map's alias of its RAM
+/// pages back the type the remaining mappings leave it).
 pub fn remove_mmap(record: &MmapRecord, unmap: impl FnOnce()) {
     let mut mmaps = MMAPS.lock();
     mmaps.retain(|r| r.va != record.va);
@@ -126,11 +125,11 @@ pub fn remove_mmap(record: &MmapRecord, unmap: impl FnOnce()) {
     }
     drop(mmaps);
     unmap();
-    sync_direct_map_range(record.phys, record.len);
 }
 
-/// [`sync_direct_map`] for each page of [phys, phys+len).
-fn sync_direct_map_range(phys: PhysAddr, len: u64) {
+/// [`sync_direct_map`] for each page of [phys, phys+len): after a mapping of the range
+/// was registered or released.
+pub fn sync_direct_map_range(phys: PhysAddr, len: u64) {
     let start = phys.align_down(4096u64).as_u64();
     for page in (start..phys.as_u64().saturating_add(len)).step_by(4096) {
         // Below the end of a registered mapping: a physical address.
@@ -214,7 +213,7 @@ pub fn retype_range(base: PhysAddr, len: u64) -> Result<(), RetypeFailed> {
 /// Gives the direct-map alias of the RAM page holding `phys` the type its other mappings
 /// have (Linux's `kernel_map_sync_memtype`): the registered type while a /dev/mem mmap
 /// of it lives, else the type memrange set, else write-back. One page, one type.
-pub fn sync_direct_map(phys: PhysAddr) {
+fn sync_direct_map(phys: PhysAddr) {
     let page = phys.align_down(4096u64);
     // Only whole RAM pages are in the direct map.
     if !physmap::map().page_is_ram(page.as_u64()) {
@@ -250,18 +249,10 @@ pub fn check_one_type_per_page() -> Result<(), String> {
                     "page {phys:#x}: an mmap maps it {mapped:?}, the registry says {registered:?}"
                 ));
             }
-            if physmap::map().page_is_ram(phys.as_u64()) {
-                let direct = query(phys_to_virt(phys)).map(|page| page.memtype);
-                if direct != registered {
-                    return Err(alloc::format!(
-                        "RAM page {phys:#x}: the direct map has {direct:?}, its mmaps {registered:?}"
-                    ));
-                }
-            }
         }
     }
-    // Every registered RAM page (the kernel's window mappings too): its direct-map alias
-    // has the registered type.
+    // Every registered RAM page (those of the mmaps above, and of the kernel's window
+    // mappings): its direct-map alias has the registered type.
     let mut failure = None;
     registry::ranges(|start, len, registered| {
         for offset in (0..len).step_by(4096) {

@@ -73,6 +73,13 @@ fn write(table: PhysFrame, index: usize, entry: Entry) {
     unsafe { entry_ptr(table, index).write_volatile(entry.0) }
 }
 
+/// A process address given as a number (a system call's argument, an ELF segment's), as
+/// a `VirtAddr`: EFAULT for a non-canonical one, never a panic or a truncation. Callers
+/// check it against the lower half first (`is_user_range`, the loader's limits).
+pub fn user_address(addr: u64) -> KResult<VirtAddr> {
+    VirtAddr::try_new(addr).map_err(|_| Errno::EFAULT)
+}
+
 /// Whether [addr, addr+len) is a page-aligned, non-empty range of the lower half.
 pub fn is_user_range(addr: u64, len: u64) -> bool {
     addr.is_multiple_of(PAGE_SIZE)

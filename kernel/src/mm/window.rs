@@ -117,7 +117,7 @@ pub fn map_phys_pages(
     let pages = (end.next_multiple_of(PAGE_SIZE) - first.as_u64()) / PAGE_SIZE;
     registry::reserve(first, pages * PAGE_SIZE, &type_of).map_err(|_| MapError::TypeConflict)?;
     // The direct map's RAM pages take the registered type before the new alias exists.
-    sync_direct_map(first, pages);
+    memtype::sync_direct_map_range(first, pages * PAGE_SIZE);
     let mapped = map_pages(pages, writable, |page| {
         let frame = first + page * PAGE_SIZE;
         (frame, type_of(frame))
@@ -126,19 +126,11 @@ pub fn map_phys_pages(
         Ok(base) => base,
         Err(error) => {
             registry::release(first, pages * PAGE_SIZE);
-            sync_direct_map(first, pages);
+            memtype::sync_direct_map_range(first, pages * PAGE_SIZE);
             return Err(error);
         }
     };
     Ok(WindowMapping { va: window_va(base + (phys - first)), phys, len, base, pages, registered: true })
-}
-
-/// Gives the direct-map alias of each RAM page of `pages` pages from `first` the type its
-/// registered mappings have (see `memtype::sync_direct_map`).
-fn sync_direct_map(first: PhysAddr, pages: u64) {
-    for page in 0..pages {
-        memtype::sync_direct_map(first + page * PAGE_SIZE);
-    }
 }
 
 /// Maps `frames`, frames the caller took from `frames::allocate`, at consecutive
@@ -252,7 +244,7 @@ pub fn unmap_phys_range(mapping: WindowMapping) {
     if mapping.registered {
         let first = mapping.phys.align_down(PAGE_SIZE);
         registry::release(first, mapping.pages * PAGE_SIZE);
-        sync_direct_map(first, mapping.pages);
+        memtype::sync_direct_map_range(first, mapping.pages * PAGE_SIZE);
     }
     release_va(mapping.base, (mapping.pages + 1) * PAGE_SIZE);
 }

@@ -9,8 +9,8 @@ use alloc::vec::Vec;
 use errno::{Errno, KResult};
 use mm_core::elf::{self, ElfError};
 
-use crate::mm::uspace::{AddressSpace, Protection};
-use crate::mm::{PAGE_SIZE, VirtAddr};
+use crate::mm::PAGE_SIZE;
+use crate::mm::uspace::{AddressSpace, Protection, user_address};
 
 /// Where a position-independent program (ET_DYN) is loaded (Linux's ELF_ET_DYN_BASE
 /// region for static PIE).
@@ -61,12 +61,6 @@ pub fn explain(error: ElfError) -> &'static str {
     }
 }
 
-/// A process address: the loader checked it against MMAP_TOP or STACK_TOP (lower half,
-/// canonical); EFAULT rather than a panic for anything else.
-fn va(addr: u64) -> KResult<VirtAddr> {
-    VirtAddr::try_new(addr).map_err(|_| Errno::EFAULT)
-}
-
 fn page_down(a: u64) -> u64 {
     a & !(PAGE_SIZE - 1)
 }
@@ -109,17 +103,20 @@ pub fn load_segments(
         return Err(bad);
     }
     for &page in pages.keys() {
-        if va(page).and_then(|page| space.map_anonymous(page, PAGE_SIZE, Protection::READ_WRITE)).is_err() {
+        if user_address(page)
+            .and_then(|page| space.map_anonymous(page, PAGE_SIZE, Protection::READ_WRITE))
+            .is_err()
+        {
             return Err(bad);
         }
     }
     for segment in elf::load_segments(file)? {
         let offset = segment.offset as usize;
         let bytes = &file[offset..offset + segment.filesz as usize];
-        va(base + segment.vaddr).and_then(|at| space.write_bytes(at, bytes)).map_err(|_| bad)?;
+        user_address(base + segment.vaddr).and_then(|at| space.write_bytes(at, bytes)).map_err(|_| bad)?;
     }
     for (&page, &protection) in &pages {
-        space.protect(va(page).map_err(|_| bad)?, PAGE_SIZE, protection);
+        space.protect(user_address(page).map_err(|_| bad)?, PAGE_SIZE, protection);
     }
     let brk_start = page_up(end).map_err(|_| bad)?;
     Ok((info, base, brk_start))
@@ -144,12 +141,12 @@ pub fn load(
         Ok(loaded) => loaded,
         Err(error) => return Ok(Err(error)),
     };
-    space.map_anonymous(va(STACK_TOP - STACK_SIZE)?, STACK_SIZE, Protection::READ_WRITE)?;
+    space.map_anonymous(user_address(STACK_TOP - STACK_SIZE)?, STACK_SIZE, Protection::READ_WRITE)?;
     // Strings first, at the top: execfn, platform, random bytes, envp, argv.
     let mut top = STACK_TOP;
     let mut push_bytes = |space: &mut AddressSpace, bytes: &[u8]| -> KResult<u64> {
         top -= bytes.len() as u64;
-        space.write_bytes(va(top)?, bytes)?;
+        space.write_bytes(user_address(top)?, bytes)?;
         Ok(top)
     };
     let with_nul = |s: &str| {
@@ -208,7 +205,7 @@ pub fn load(
         push(key);
         push(value);
     }
-    space.write_bytes(va(start)?, &table)?;
+    space.write_bytes(user_address(start)?, &table)?;
     rsp = start;
     Ok(Ok(Loaded { entry: base + info.entry, stack_pointer: rsp, brk_start }))
 }

@@ -5,7 +5,7 @@
 use errno::{Errno, KResult};
 
 use super::{Args, SysResult, ok};
-use crate::mm::uspace::{Protection, is_user_range};
+use crate::mm::uspace::{Protection, is_user_range, user_address};
 use crate::mm::{PAGE_SIZE, VirtAddr};
 use crate::proc::{DeviceMapping, Process};
 
@@ -18,12 +18,6 @@ const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 const ANON_LIMIT_PAGES: u64 = (256 << 20) / PAGE_SIZE;
 /// How far brk may grow.
 const BRK_LIMIT: u64 = 256 << 20;
-
-/// A process address as a `VirtAddr`. Callers pass addresses `is_user_range` accepted
-/// (lower half, so canonical); anything else is EFAULT, never a panic.
-fn va(addr: u64) -> KResult<VirtAddr> {
-    VirtAddr::try_new(addr).map_err(|_| Errno::EFAULT)
-}
 
 fn page_up(len: u64) -> KResult<u64> {
     len.checked_add(PAGE_SIZE - 1).map(|l| l & !(PAGE_SIZE - 1)).ok_or(Errno::ENOMEM)
@@ -41,7 +35,7 @@ fn place(p: &mut Process, len: u64) -> KResult<u64> {
 }
 
 fn unmap_range(p: &mut Process, addr: u64, len: u64) {
-    let pages = va(addr).map_or(0, |start| p.space.unmap(start, len));
+    let pages = user_address(addr).map_or(0, |start| p.space.unmap(start, len));
     // Device mappings lose the pages in the range; one with no page left goes back to
     // the driver (its kernel mapping and registry entries are released).
     let mut device_pages = 0;
@@ -82,7 +76,8 @@ pub fn mmap(p: &mut Process, a: Args) -> SysResult {
             return Err(Errno::ENOMEM);
         }
         let at = if fixed {
-            if flags & MAP_FIXED_NOREPLACE != 0 && !p.space.mapped_pages(va(addr)?, len).is_empty() {
+            if flags & MAP_FIXED_NOREPLACE != 0 && !p.space.mapped_pages(user_address(addr)?, len).is_empty()
+            {
                 return Err(Errno::EEXIST);
             }
             unmap_range(p, addr, len);
@@ -90,7 +85,7 @@ pub fn mmap(p: &mut Process, a: Args) -> SysResult {
         } else {
             place(p, len)?
         };
-        p.space.map_anonymous(va(at)?, len, protection)?;
+        p.space.map_anonymous(user_address(at)?, len, protection)?;
         p.anon_pages += pages;
         return ok(at);
     }
@@ -135,7 +130,7 @@ fn map_file(
     while mapped < len {
         let kernel = VirtAddr::try_new(kernel_addr + mapped).ok();
         let Some(translation) = kernel.and_then(crate::mm::paging::translate) else { break };
-        let Ok(user) = va(at + mapped) else { break };
+        let Ok(user) = user_address(at + mapped) else { break };
         let phys = translation.phys.align_down(PAGE_SIZE);
         // SAFETY: the driver's mmap above checked every page against the /dev/mem policy
         // for this caller and registered its memory type; the process maps the same frame
@@ -151,7 +146,7 @@ fn map_file(
         mapped += PAGE_SIZE;
     }
     if mapped < len {
-        if let Ok(start) = va(at) {
+        if let Ok(start) = user_address(at) {
             p.space.unmap(start, mapped);
         }
         let _ = p.ctx.munmap(kernel_addr, len);
@@ -172,7 +167,7 @@ pub fn sync_device_types(p: &mut Process) {
             }
             let kernel = VirtAddr::try_new(mapping.kernel_addr + offset).ok();
             let Some(kernel) = kernel.and_then(crate::mm::paging::translate) else { continue };
-            let Ok(user) = va(mapping.start + offset) else { continue };
+            let Ok(user) = user_address(mapping.start + offset) else { continue };
             let memtype = kernel.attributes.memtype;
             if p.space
                 .entry(user)
@@ -215,7 +210,7 @@ pub fn mprotect(p: &mut Process, a: Args) -> SysResult {
     if !is_user_range(addr, len) || len / PAGE_SIZE > ANON_LIMIT_PAGES + (1 << 20) {
         return Err(Errno::ENOMEM);
     }
-    let start = va(addr)?;
+    let start = user_address(addr)?;
     if p.space.mapped_pages(start, len).len() as u64 != len / PAGE_SIZE {
         return Err(Errno::ENOMEM);
     }
@@ -235,7 +230,7 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
     if new_end > old_end {
         let pages = (new_end - old_end) / PAGE_SIZE;
         if p.anon_pages + pages > ANON_LIMIT_PAGES
-            || va(old_end)
+            || user_address(old_end)
                 .and_then(|start| p.space.map_anonymous(start, new_end - old_end, Protection::READ_WRITE))
                 .is_err()
         {
@@ -243,7 +238,7 @@ pub fn brk(p: &mut Process, a: Args) -> SysResult {
         }
         p.anon_pages += pages;
     } else if new_end < old_end {
-        let pages = va(new_end).map_or(0, |start| p.space.unmap(start, old_end - new_end));
+        let pages = user_address(new_end).map_or(0, |start| p.space.unmap(start, old_end - new_end));
         p.anon_pages = p.anon_pages.saturating_sub(pages);
     }
     p.brk = wanted;

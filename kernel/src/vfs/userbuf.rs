@@ -36,29 +36,19 @@ impl UserSpace {
         Self { start, end }
     }
 
-    /// [start, end), if it lies in the lower half (below `USER_END`).
-    pub const fn new(start: u64, end: u64) -> Option<Self> {
-        if start <= end && end <= USER_END { Some(Self { start, end }) } else { None }
-    }
-
-    pub const fn start(&self) -> u64 {
-        self.start
-    }
-
-    pub const fn end(&self) -> u64 {
-        self.end
+    /// EFAULT unless [addr, addr+len) lies in this space.
+    fn check(&self, addr: u64, len: usize) -> KResult<()> {
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        if addr >= self.start && end <= self.end { Ok(()) } else { Err(Errno::EFAULT) }
     }
 
     /// The buffer [addr, addr+len) if it lies in this space; EFAULT otherwise.
     pub fn buffer(&self, addr: u64, len: usize) -> KResult<UserBuf<'static>> {
-        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
-        if addr < self.start || end > self.end {
-            return Err(Errno::EFAULT);
-        }
-        // SAFETY: [addr, end) lies in this space: in the lower half (`UserSpace::new`
-        // checked the space against USER_END), where the kernel keeps no Rust object, so
-        // whatever is mapped there is a process's memory (or nothing), which its owner
-        // lets the kernel write; or in the fuzzer's arena (`new_unchecked`'s contract).
+        self.check(addr, len)?;
+        // SAFETY: [addr, addr+len) lies in this space: the lower half (LOWER_HALF, the only
+        // space safe code can name), where the kernel keeps no Rust object, so whatever is
+        // mapped there is a process's memory (or nothing), which its owner lets the kernel
+        // write; or the fuzzer's arena (`new_unchecked`'s contract).
         #[allow(unsafe_code)]
         Ok(unsafe { UserBuf::from_raw(addr, len) })
     }
@@ -66,9 +56,7 @@ impl UserSpace {
 
 /// EFAULT unless `buf` lies in `space` (always fine without one).
 pub fn check_user_space(space: Option<UserSpace>, buf: &UserBuf<'_>) -> KResult<()> {
-    let Some(space) = space else { return Ok(()) };
-    let end = buf.addr().checked_add(buf.len() as u64).ok_or(Errno::EFAULT)?;
-    if buf.addr() >= space.start && end <= space.end { Ok(()) } else { Err(Errno::EFAULT) }
+    space.map_or(Ok(()), |space| space.check(buf.addr(), buf.len()))
 }
 
 /// A caller's buffer: `len` bytes at `addr` in the current address space.

@@ -1,7 +1,8 @@
 //! The /dev/mem rules of docs/devices.md: which physical pages may be touched and
 //! how (Linux `arch/x86/mm/init.c` `devmem_is_allowed`, with this kernel's STRICT profile),
 //! mmap's argument checks (Linux `mmap_mem`, illumos `mmmmap`), the memory type of a mapping
-//! (Linux `phys_mem_access_prot_allowed` and `memtype_reserve`) and the no-alias rule.
+//! (Linux `phys_mem_access_prot_allowed` and `memtype_reserve`). The no-alias rule itself
+//! is the kernel's memory-type registry (`mm::registry::reserve`).
 
 use crate::flags::{MAP_SHARED, MAP_TYPE};
 use crate::transfer::PAGE_SIZE;
@@ -73,14 +74,6 @@ pub fn mmap_memtype(
     }
 }
 
-/// The no-alias rule (SDM 11.12.4): a new mapping of a page that already has a mapping with another memory type fails with EAGAIN.
-pub fn check_alias(existing: Option<MemoryType>, requested: MemoryType) -> Result<(), Errno> {
-    match existing {
-        Some(memtype) if memtype != requested => Err(Errno::EAGAIN),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,14 +128,6 @@ mod tests {
         assert_eq!(mmap_memtype(Ram, true, None, Some(MemoryType::WriteThrough)), MemoryType::WriteThrough);
     }
 
-    #[test]
-    fn aliases() {
-        assert_eq!(check_alias(None, Wc), Ok(()));
-        assert_eq!(check_alias(Some(Wc), Wc), Ok(()));
-        assert_eq!(check_alias(Some(Wb), Wc), Err(Errno::EAGAIN));
-        assert_eq!(check_alias(Some(UcMinus), MemoryType::Uncacheable), Err(Errno::EAGAIN));
-    }
-
     fn memtype() -> impl Strategy<Value = MemoryType> {
         proptest::sample::select(&ALL_MEMORY_TYPES[..])
     }
@@ -180,10 +165,9 @@ mod tests {
         }
 
         #[test]
-        fn memtype_and_alias_oracle(
+        fn memtype_oracle(
             device: bool, sync: bool,
             mtrr in proptest::option::of(memtype()), registered in proptest::option::of(memtype()),
-            existing in proptest::option::of(memtype()), requested in memtype(),
         ) {
             let access = if device { PageAccess::Device } else { PageAccess::Ram };
             let got = mmap_memtype(access, sync, mtrr, registered);
@@ -193,7 +177,6 @@ mod tests {
                 prop_assert!(got == Wb || got == UcMinus, "only WB or UC- without memrange");
                 prop_assert_eq!(got == Wb, !sync && (!device || mtrr == Some(Wb)));
             }
-            prop_assert_eq!(check_alias(existing, requested).is_ok(), existing.is_none_or(|e| e == requested));
         }
     }
 }
